@@ -1,0 +1,1 @@
+"""Retorno's custom actions (rasa-sdk). Thin glue: the rules live in actions/services/."""

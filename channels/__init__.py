@@ -1,0 +1,1 @@
+"""Rasa input/output channels of Retorno and the guard every incoming message passes."""

@@ -1,0 +1,1 @@
+"""Custom Rasa NLU components of Retorno (the training data lives beside them in es/ and en/)."""

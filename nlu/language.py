@@ -1,0 +1,167 @@
+"""Per-message language identification (Spanish or English) for replies in the user's language.
+
+The decision is in `detect_language`, a plain function; `LanguageDetector` is the Rasa glue. The
+component adds an entity `language` ("es"/"en") only when the message says clearly which
+language it is in, so the `language` slot keeps the conversation's language otherwise ("ok",
+"DUI", "👍"). An explicit request ("english please", "en español") adds `language_choice` too,
+and that choice sticks: the channel guard (`channels/guard.py`) passes the chosen language in the
+message metadata and detection then leaves the conversation's language alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import ENTITIES, METADATA, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from actions.services.text import normalize
+from actions.services.yamlfiles import load_yaml
+
+LANGUAGES = ("es", "en")
+LEXICON_PATH = Path(__file__).with_name("languages.yml")
+# Below this confidence (0-1) the detector's verdict is not trusted.
+MIN_CONFIDENCE = 0.80
+# Messages with at most this many words are judged by the short-word lexicon only.
+SHORT_MESSAGE_WORDS = 2
+# A language request is a short message that names a language.
+MAX_REQUEST_WORDS = 8
+METADATA_KEY = "retorno"  # metadata namespace set by channels/guard.py
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a message tells about language: the language it is in, and any explicit request."""
+
+    language: Optional[str] = None
+    requested: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    short_words: Dict[str, frozenset]
+    names: Dict[str, frozenset]
+    negations: frozenset
+
+    @classmethod
+    def from_file(cls, path: Path = LEXICON_PATH) -> "Lexicon":
+        data = load_yaml(path)
+        return cls(
+            short_words={lang: frozenset(normalize(w) for w in data["short_words"][lang])
+                         for lang in LANGUAGES},
+            names={lang: frozenset(normalize(w) for w in data["names"][lang]) for lang in LANGUAGES},
+            negations=frozenset(normalize(w) for w in data["negations"]),
+        )
+
+
+def _other(language: str) -> str:
+    return "en" if language == "es" else "es"
+
+
+def requested_language(words: List[str], lexicon: Lexicon) -> Optional[str]:
+    """The language a short message asks for by name ("english pls", "no hablo ingles")."""
+    if not words or len(words) > MAX_REQUEST_WORDS:
+        return None
+    named = {lang for lang in LANGUAGES if lexicon.names[lang] & set(words)}
+    if len(named) != 1:
+        return None
+    language = named.pop()
+    text = " ".join(words)
+    if any(re.search(rf"\b{re.escape(neg)}\b", text) for neg in lexicon.negations):
+        return _other(language)
+    return language
+
+
+def detect_language(
+    text: str, confidences: Dict[str, float], lexicon: Lexicon, locked: Optional[str] = None
+) -> Verdict:
+    """Decides the language of one message.
+
+    Args:
+        text: the message as typed.
+        confidences: the statistical detector's confidence per language code (0-1).
+        lexicon: short words and language names.
+        locked: the language the user chose explicitly earlier, if any.
+    """
+    words = normalize(text).split()
+    requested = requested_language(words, lexicon)
+    if requested:
+        return Verdict(language=requested, requested=requested)
+    if locked in LANGUAGES:
+        return Verdict()
+    if not words:
+        return Verdict()
+    if len(words) > SHORT_MESSAGE_WORDS:
+        best = max(confidences, key=confidences.get, default=None)
+        if best is not None and confidences[best] >= MIN_CONFIDENCE:
+            return Verdict(language=best)
+    # Short or unclear to the detector: count the words each language's lexicon knows.
+    votes = {lang: sum(w in lexicon.short_words[lang] for w in words) for lang in LANGUAGES}
+    if votes["es"] != votes["en"]:
+        return Verdict(language=max(votes, key=votes.get))
+    return Verdict()
+
+
+@lru_cache(maxsize=1)
+def _lingua_detector() -> Any:
+    """Lingua restricted to Spanish and English; its models ship inside the package (offline)."""
+    from lingua import Language, LanguageDetectorBuilder
+
+    return LanguageDetectorBuilder.from_languages(Language.SPANISH, Language.ENGLISH).build()
+
+
+def lingua_confidences(text: str) -> Dict[str, float]:
+    codes = {"SPANISH": "es", "ENGLISH": "en"}
+    return {
+        codes[value.language.name]: value.value
+        for value in _lingua_detector().compute_language_confidence_values(text)
+    }
+
+
+def _entity(name: str, value: str, text: str) -> Dict[str, Any]:
+    return {"entity": name, "value": value, "start": 0, "end": len(text),
+            "confidence": 1.0, "extractor": LanguageDetector.__name__}
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
+class LanguageDetector(GraphComponent):
+    """Adds `language` (and, on an explicit request, `language_choice`) entities."""
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "LanguageDetector":
+        return cls(Lexicon.from_file())
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self._lexicon = lexicon
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = message.get(TEXT) or ""
+            metadata = message.get(METADATA) or {}
+            locked = (metadata.get(METADATA_KEY) or {}).get("language_choice")
+            verdict = detect_language(text, lingua_confidences(text), self._lexicon, locked)
+            entities = list(message.get(ENTITIES, []))
+            if verdict.language:
+                entities.append(_entity("language", verdict.language, text))
+            if verdict.requested:
+                entities.append(_entity("language_choice", verdict.requested, text))
+            message.set(ENTITIES, entities, add_to_output=True)
+        return messages
