@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.services import content
 from actions.services.fallback import consecutive_failures, fallback_response
 
 
@@ -25,5 +26,7 @@ class ActionFallback(Action):
             if event.get("event") == "user"
         ]
         issue = next(tracker.get_latest_entity_values("input_issue"), None)
-        dispatcher.utter_message(response=fallback_response(issue, consecutive_failures(intents)))
+        key = fallback_response(issue, consecutive_failures(intents))
+        language = tracker.get_slot("language") or "es"
+        dispatcher.utter_message(**content.action_message(key, language, content.messages()))
         return []

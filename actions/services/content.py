@@ -16,6 +16,7 @@ import datetime as dt
 import re
 import sys
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
 
@@ -32,7 +33,12 @@ MAX_ANSWER = 900
 MAX_SHORT = 520
 CRISIS_KINDS = ("suicide", "violence", "threat", "medical")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
-_PHONE_LIKE = re.compile(r"(?<![\d$.,])(\d{3}(?:[- ]?\d{4})?)(?![\d%])")
+# A phone number: eight digits (2593-7000), or three after a word for calling ("llame al 911").
+_PHONE_LIKE = re.compile(
+    r"\b(\d{4}[- ]?\d{4})\b"
+    r"|(?:\bal|llam\w*|marque|call|dial|l[ií]nea|line|n[uú]mero|number)\D{0,12}?\b(\d{3})\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -72,6 +78,12 @@ def load_offices(content_dir: Path = CONTENT_DIR) -> Dict[str, Any]:
 
 def load_messages(content_dir: Path = CONTENT_DIR) -> Dict[str, Any]:
     return load_yaml(content_dir / "messages.yml")
+
+
+@lru_cache(maxsize=1)
+def messages() -> Dict[str, Any]:
+    """The message catalog, read on first use (restart the action server after editing)."""
+    return load_messages()
 
 
 # --- checking -----------------------------------------------------------------------------
@@ -193,6 +205,15 @@ def footer(entry: Dict[str, Any], lang: str, messages: Dict[str, Any]) -> str:
     )
 
 
+def action_message(key: str, lang: str, messages: Dict[str, Any], **params: str) -> Dict[str, Any]:
+    """A message that an action composes, in `lang`: {"text": ..., "buttons": [...]}."""
+    entry = messages["actions"][key][lang]
+    composed: Dict[str, Any] = {"text": str(entry["text"]).strip().format(**params)}
+    if entry.get("buttons"):
+        composed["buttons"] = [dict(b) for b in entry["buttons"]]
+    return composed
+
+
 def crisis_text(kind: str, lang: str, emergency: Dict[str, Any]) -> str:
     numbers = {key: str(n["number"]) for key, n in emergency["numbers"].items()}
     return emergency["crisis"][kind][lang]["text"].strip().format(**numbers)
@@ -248,7 +269,7 @@ def build(out: Path = GENERATED, content_dir: Path = CONTENT_DIR) -> Path:
 
 def phone_like_numbers(text: str) -> List[str]:
     """Emergency-number-looking figures in a text (used to test no number is made up)."""
-    return [m.group(1) for m in _PHONE_LIKE.finditer(text)]
+    return [m.group(1) or m.group(2) for m in _PHONE_LIKE.finditer(text)]
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -20,11 +20,11 @@ def consecutive_failures(intents_newest_first: Iterable[Optional[str]]) -> int:
 
 
 def fallback_response(input_issue: Optional[str], failures: int) -> str:
-    """The response for this misunderstanding."""
+    """The message (content/messages.yml, `actions`) for this misunderstanding."""
     if input_issue == "no_text":
-        return "utter_no_text"
+        return "no_text"
     if input_issue == "too_long":
-        return "utter_too_long"
+        return "too_long"
     if failures >= OFFER_HUMAN_AFTER:
-        return "utter_fallback_offer_human"
-    return "utter_fallback"
+        return "fallback_offer_human"
+    return "fallback"

@@ -13,9 +13,9 @@ from actions.services.text import normalize
 
 @dataclass(frozen=True)
 class OfficeAnswer:
-    """What to tell the person: the response to use and its parameters."""
+    """What to tell the person: a message of content/messages.yml and its parameters."""
 
-    response: str
+    message: str
     place_label: str = ""
     office: str = ""
 
@@ -41,13 +41,18 @@ class OfficeDirectory:
             normalize(place.municipality)
         )
 
+    def compose(self, answer: OfficeAnswer, language: str) -> Dict[str, Any]:
+        """The answer as text (and buttons) in `language`."""
+        return content.action_message(answer.message, language, self._messages,
+                                      place_label=answer.place_label, office=answer.office)
+
     def answer(self, place_name: Optional[str], language: str) -> OfficeAnswer:
         """The answer for a place name as the person gave it (None: not given yet)."""
         if not place_name:
-            return OfficeAnswer("utter_ask_place")
+            return OfficeAnswer("ask_place")
         places = self._territory.lookup(place_name)
         if not places:
-            return OfficeAnswer("utter_place_not_found")
+            return OfficeAnswer("place_not_found")
         place = places[0]
         label = place.name
         # Name the municipality only when the district's link to it is confirmed by a source
@@ -57,9 +62,8 @@ class OfficeDirectory:
             label = f"{place.name} ({place.municipality})"
         office = self.office_for(place)
         if office:
-            return OfficeAnswer("utter_office_known", label, self._entry_text(office, language))
-        return OfficeAnswer("utter_office_unknown", label,
-                            self._entry_text(self._national, language))
+            return OfficeAnswer("office_known", label, self._entry_text(office, language))
+        return OfficeAnswer("office_unknown", label, self._entry_text(self._national, language))
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,1 @@
+"""Benchmarks: each script prints numbers (quality, latency, throughput, memory, training time)."""
