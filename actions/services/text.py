@@ -20,7 +20,9 @@ def fold_char(char: str) -> str:
 
 def fold_accents(text: str) -> str:
     """Removes accents while keeping every character's position (for entity offsets)."""
-    return "".join(fold_char(c) for c in text)
+    if text.isascii():
+        return text
+    return "".join(fold_char(c) if not c.isascii() else c for c in text)
 
 
 def normalize(text: str) -> str:
