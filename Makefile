@@ -73,7 +73,7 @@ validate: $(GENERATED)
 
 test-stories: $(MODEL)
 	$(BIN)/rasa test core --model $(MODEL) --stories tests/conversations \
-		--fail-on-prediction-errors --out results/core
+		--e2e --fail-on-prediction-errors --out results/core
 
 nlu-gate: $(MODEL)
 	$(BIN)/python -m bench.nlu_quality --model $(MODEL) --gate

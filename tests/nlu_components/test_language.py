@@ -67,3 +67,8 @@ def test_a_new_request_overrides_the_lock(lexicon):
     text = "en español por favor"
     verdict = detect_language(text, lingua_confidences(text), lexicon, locked="en")
     assert verdict.requested == "es"
+
+
+def test_the_lexicon_has_no_word_in_both_languages(lexicon):
+    assert lexicon.short_words["es"] & lexicon.short_words["en"] == frozenset()
+    assert lexicon.names["es"] & lexicon.names["en"] == frozenset()
