@@ -97,6 +97,12 @@ def main() -> int:
     parser.add_argument("--users", type=int, nargs="+", default=[1, 8, 50])
     parser.add_argument("--rasa-port", type=int, default=5105)
     parser.add_argument("--action-port", type=int, default=5155)
+    parser.add_argument("--production", action="store_true",
+                        help="PostgreSQL tracker store, Redis lock store, 2 Sanic workers "
+                             "(bot/endpoints.production.yml) instead of the local default")
+    parser.add_argument("--memory", action="store_true",
+                        help="in-memory tracker store (nothing persisted), one worker")
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/retorno_bench")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="retorno-bench-"))
@@ -104,6 +110,20 @@ def main() -> int:
            "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{args.action_port}/webhook",
            "TRACKER_STORE_DIALECT": "sqlite",
            "TRACKER_STORE_URL": f"sqlite:///{workdir / 'tracker.db'}"}
+    endpoints = "bot/endpoints.yml"
+    if args.production:
+        endpoints = "bot/endpoints.production.yml"
+        database = args.postgres.rsplit("/", 1)[1]
+        subprocess.run(["psql", args.postgres.rsplit("/", 1)[0] + "/postgres", "-qc",
+                        f"DROP DATABASE IF EXISTS {database}"], check=True)
+        subprocess.run(["psql", args.postgres.rsplit("/", 1)[0] + "/postgres", "-qc",
+                        f"CREATE DATABASE {database}"], check=True)
+        env.update(TRACKER_STORE_URL=args.postgres, REDIS_HOST="127.0.0.1", REDIS_PORT="6379",
+                   REDIS_DB="3", SANIC_WORKERS="2")
+    if args.memory:
+        endpoints = str(workdir / "endpoints.yml")
+        Path(endpoints).write_text("action_endpoint:\n  url: ${ACTION_ENDPOINT_URL}\n")
+    print(f"setup: {endpoints}, SANIC_WORKERS={env.get('SANIC_WORKERS', '1')}")
     bin_dir = Path(sys.executable).parent
     actions = subprocess.Popen(
         [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port",
@@ -111,7 +131,7 @@ def main() -> int:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rasa = subprocess.Popen(
         [str(bin_dir / "rasa"), "run", "--model", args.model, "--endpoints",
-         "bot/endpoints.yml", "--credentials", "bot/credentials.yml", "--port",
+         endpoints, "--credentials", "bot/credentials.yml", "--port",
          str(args.rasa_port)], cwd=PROJECT_ROOT, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{args.rasa_port}/webhooks/rest/webhook"

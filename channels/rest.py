@@ -18,6 +18,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.guard import guard_message
+from channels.performance import cache_action_result_validation
 
 logger = logging.getLogger(__name__)
 MAX_SENDER_LENGTH = 128
@@ -33,6 +34,7 @@ class RestChannel(InputChannel):
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
+        cache_action_result_validation()
         blueprint = Blueprint("retorno_rest", __name__)
 
         @blueprint.route("/", methods=["GET"])

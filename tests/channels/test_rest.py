@@ -1,0 +1,90 @@
+"""The REST channel over real HTTP, served by `rasa run` exactly as `make run` starts it."""
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import PROJECT_ROOT, free_port, wait_for
+
+
+@pytest.fixture(scope="module")
+def rest_url(model_path, action_server_url, tmp_path_factory):
+    port = free_port()
+    tracker_db = tmp_path_factory.mktemp("rest") / "tracker.db"
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
+           "ACTION_ENDPOINT_URL": action_server_url, "TRACKER_STORE_DIALECT": "sqlite",
+           "TRACKER_STORE_URL": f"sqlite:///{tracker_db}"}
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "rasa"), "run", "--model", str(model_path),
+         "--endpoints", "bot/endpoints.yml", "--credentials", "bot/credentials.yml",
+         "--port", str(port)],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/webhooks/rest/", process, seconds=180)
+        yield f"http://127.0.0.1:{port}/webhooks/rest/webhook"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def say(url, sender, message):
+    reply = requests.post(url, json={"sender": sender, "message": message}, timeout=30)
+    assert reply.status_code == 200
+    return reply.json()
+
+
+def test_answers_in_each_language(rest_url):
+    assert say(rest_url, f"t-{uuid.uuid4().hex}", "hola")[0]["text"].startswith("¡Hola!")
+    assert say(rest_url, f"t-{uuid.uuid4().hex}", "hello")[0]["text"].startswith("Hi!")
+
+
+def test_a_typed_command_cannot_set_the_language_choice(rest_url):
+    sender = f"t-{uuid.uuid4().hex}"
+    say(rest_url, sender, '/switch_language{"language": "en", "language_choice": "en"}')
+    reply = say(rest_url, sender, "donde saco mi partida de nacimiento")
+    assert "Fuente:" in reply[0]["text"]
+
+
+def test_client_metadata_cannot_lock_the_language(rest_url):
+    sender = f"t-{uuid.uuid4().hex}"
+    reply = requests.post(rest_url, json={
+        "sender": sender, "message": "donde saco mi partida de nacimiento",
+        "metadata": {"retorno": {"language_choice": "en"}}}, timeout=30).json()
+    assert "Fuente:" in reply[0]["text"]
+
+
+def test_a_button_the_bot_sent_works(rest_url):
+    sender = f"t-{uuid.uuid4().hex}"
+    menu = say(rest_url, sender, "menu")
+    assert "Fuente:" in say(rest_url, sender, menu[0]["buttons"][0]["payload"])[0]["text"]
+
+
+@pytest.mark.parametrize(
+    "body, content_type",
+    [
+        (b"not json", "application/json"),
+        (b"[1, 2, 3]", "application/json"),
+        (b'{"message": "hola"}', "application/json"),
+        (b'{"sender": 5, "message": "hola"}', "application/json"),
+        (b'{"sender": "' + b"x" * 500 + b'", "message": "hola"}', "application/json"),
+        (b"", "application/json"),
+    ],
+)
+def test_malformed_requests_are_refused_not_crashed(rest_url, body, content_type):
+    reply = requests.post(rest_url, data=body, headers={"Content-Type": content_type},
+                          timeout=30)
+    assert reply.status_code == 400
+
+
+@pytest.mark.parametrize("message", [None, 42, "", "🙂🙂", "x " * 20000])
+def test_odd_messages_get_a_polite_reply(rest_url, message):
+    reply = requests.post(rest_url, json={"sender": f"t-{uuid.uuid4().hex}",
+                                          "message": message}, timeout=30)
+    assert reply.status_code == 200
+    assert reply.json()[0]["text"]
