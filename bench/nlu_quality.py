@@ -61,11 +61,14 @@ async def evaluate(model: str) -> Dict[str, Dict[str, float]]:
         elapsed = time.perf_counter() - started
         labels = sorted(set(truth))
         oos = [p for t, p in zip(truth, predicted) if t == "out_of_scope"]
+        crisis = [p for t, p in zip(truth, predicted) if t.startswith("crisis_")]
         results[lang] = {
             "examples": len(examples),
             "macro_f1": f1_score(truth, predicted, labels=labels, average="macro", zero_division=0),
             "accuracy": sum(t == p for t, p in zip(truth, predicted)) / len(truth),
             "out_of_scope_to_fallback": sum(p == "out_of_scope" for p in oos) / max(len(oos), 1),
+            # Safety: crisis messages that got emergency numbers (any crisis kind).
+            "crisis_recall": sum(p.startswith("crisis_") for p in crisis) / max(len(crisis), 1),
             "language_right": languages[lang] / len(examples),
             "language_kept": languages["kept"] / len(examples),
             "language_wrong": 1 - (languages[lang] + languages["kept"]) / len(examples),

@@ -143,3 +143,11 @@ def test_entries_past_review_are_listed_not_failed(content_copy):
     problems = content.check(content_copy, today=dt.date(2030, 1, 1))
     assert problems.errors == []
     assert any("knowledge/documents.yml:dui" in w for w in problems.warnings)
+
+
+def test_the_check_fails_on_a_message_without_its_twin(content_copy):
+    path = content_copy / "messages.yml"
+    data = yaml.safe_load(path.read_text())
+    del data["actions"]["fallback"]["en"]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    assert any("actions.fallback: no en version" in e for e in content.check(content_copy).errors)

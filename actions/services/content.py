@@ -175,6 +175,16 @@ def check(content_dir: Path = CONTENT_DIR, today: Optional[dt.date] = None) -> P
             for unknown in used - set(numbers):
                 problems.errors.append(f"{name}: {lang}.text uses unknown number {{{unknown}}}")
 
+    messages = load_messages(content_dir)
+    for key in ("footer", "undated"):
+        if set(messages.get(key) or {}) != set(LANGUAGES):
+            problems.errors.append(f"messages.yml:{key}: needs es and en")
+    for key, entry in (messages.get("actions") or {}).items():
+        _check_texts(f"messages.yml:actions.{key}", entry, ("text",), MAX_ANSWER, problems)
+        buttons = {lang: len((entry.get(lang) or {}).get("buttons") or []) for lang in LANGUAGES}
+        if len(set(buttons.values())) > 1:
+            problems.errors.append(f"messages.yml:actions.{key}: buttons differ between languages")
+
     offices = load_offices(content_dir)
     check_sourced("offices.yml:national", offices.get("national", {}), problems, today)
     _check_texts("offices.yml:national", offices.get("national", {}), ("text",), MAX_SHORT,
