@@ -20,6 +20,9 @@ export ACTION_ENDPOINT_URL ?= http://localhost:$(ACTION_PORT)/webhook
 export TRACKER_STORE_DIALECT ?= sqlite
 export TRACKER_STORE_URL ?= sqlite:///data/tracker.db
 export SANIC_WORKERS ?= 1
+export DATABASE_URL ?= sqlite:///data/retorno.db
+# Local encryption and pseudonymous-id keys, created once (production sets the variables).
+LOCAL_ENV := data/local.env
 
 .PHONY: help venv content train run run-actions chat test test-unit validate test-stories nlu-gate content-check bench clean
 
@@ -36,6 +39,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $@
 
+$(LOCAL_ENV): | $(VENV)/.installed
+	@mkdir -p data
+	@umask 077; { echo "RETORNO_DATA_KEYS=$$($(BIN)/python -m actions.storage.keys new)"; \
+		echo "RETORNO_ID_KEY=$$($(BIN)/python -m actions.storage.keys new)"; } > $@
+	@echo "created $@: local encryption and id keys (keep it secret; never commit it)"
+
 content: $(GENERATED)
 $(GENERATED): $(VENV)/.installed $(shell find content -name '*.yml' 2>/dev/null) actions/services/content.py
 	$(BIN)/python -m actions.services.content build
@@ -45,12 +54,15 @@ $(MODEL): $(VENV)/.installed $(TRAINING_INPUTS) $(wildcard nlu/*.py)
 	$(BIN)/rasa train --config config.yml --domain bot/domain --data nlu bot/data \
 		--out models --fixed-model-name retorno
 
-run: $(MODEL)
+run: $(MODEL) $(LOCAL_ENV)
 	@mkdir -p data
+	@[ -n "$$RETORNO_DATA_KEYS" ] || { set -a; . ./$(LOCAL_ENV); set +a; }; \
+		$(BIN)/python -m actions.storage.migrate
 	@echo "Starting the action server on :$(ACTION_PORT) and Rasa on :$(RASA_PORT)..."
 	@echo "When Rasa says 'Rasa server is up and running', chat in another terminal with: make chat"
 	@echo "or: curl -s localhost:$(RASA_PORT)/webhooks/rest/webhook -d '{\"sender\":\"me\",\"message\":\"hola\"}'"
-	@trap 'kill 0' EXIT INT TERM; \
+	@[ -n "$$RETORNO_DATA_KEYS" ] || { set -a; . ./$(LOCAL_ENV); set +a; }; \
+	trap 'kill 0' EXIT INT TERM; \
 	$(BIN)/rasa run actions --actions actions --port $(ACTION_PORT) & \
 	$(BIN)/rasa run --model $(MODEL) --endpoints bot/endpoints.yml --credentials bot/credentials.yml \
 		--port $(RASA_PORT)

@@ -17,6 +17,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels.erase import erase_conversation, take_erase_marker
 from channels.guard import guard_message
 from channels.performance import cache_action_result_validation
 
@@ -64,6 +65,9 @@ class RestChannel(InputChannel):
             )
             agent = getattr(request.app.ctx, "agent", None)
             await on_new_message(await guard_message(agent, message))
-            return response.json(collector.messages)
+            messages, erase = take_erase_marker(collector.messages)
+            if erase and agent is not None:
+                await erase_conversation(agent, sender)
+            return response.json(messages)
 
         return blueprint

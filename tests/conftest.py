@@ -84,12 +84,27 @@ def model_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def action_server_url():
+def storage_env(tmp_path_factory):
+    """Keys and a migrated application database for the actions, fresh for this test run."""
+    from actions.storage.crypto import generate_key
+    from actions.storage.migrate import upgrade
+
+    folder = tmp_path_factory.mktemp("storage")
+    env = {"RETORNO_DATA_KEYS": generate_key(), "RETORNO_ID_KEY": generate_key(),
+           "DATABASE_URL": f"sqlite:///{folder / 'retorno.db'}",
+           "TRACKER_STORE_URL": f"sqlite:///{folder / 'tracker.db'}"}
+    upgrade(env["DATABASE_URL"])
+    return env
+
+
+@pytest.fixture(scope="session")
+def action_server_url(storage_env):
     """rasa-sdk's action server with our actions, as in production (a separate process)."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
         cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, **storage_env},
     )
     try:
         wait_for(f"http://127.0.0.1:{port}/health", process)
@@ -113,16 +128,22 @@ def conversation(agent):
     """A fresh conversation: `await conversation.say(text)` returns the bot's messages."""
     from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
+    from channels.erase import erase_conversation, take_erase_marker
     from channels.guard import guard_message
 
     class Conversation:
+        """Does what channels/rest.py does with each message."""
+
         sender_id = f"test-{uuid.uuid4().hex}"
 
         async def say(self, text):
             collector = CollectingOutputChannel()
             message = UserMessage(text, collector, self.sender_id, input_channel="rest")
             await agent.handle_message(await guard_message(agent, message))
-            return collector.messages
+            messages, erase = take_erase_marker(collector.messages)
+            if erase:
+                await erase_conversation(agent, self.sender_id)
+            return messages
 
         async def tracker(self):
             return await agent.tracker_store.retrieve(self.sender_id)

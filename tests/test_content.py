@@ -151,3 +151,12 @@ def test_the_check_fails_on_a_message_without_its_twin(content_copy):
     del data["actions"]["fallback"]["en"]
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
     assert any("actions.fallback: no en version" in e for e in content.check(content_copy).errors)
+
+
+def test_the_check_fails_on_a_registration_question_without_its_twin(content_copy):
+    path = content_copy / "intake.yml"
+    data = yaml.safe_load(path.read_text())
+    del data["questions"]["intake_phone"]["en"]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    assert any("questions.intake_phone: no en version" in e
+               for e in content.check(content_copy).errors)

@@ -185,6 +185,8 @@ def check(content_dir: Path = CONTENT_DIR, today: Optional[dt.date] = None) -> P
         if len(set(buttons.values())) > 1:
             problems.errors.append(f"messages.yml:actions.{key}: buttons differ between languages")
 
+    _check_intake(load_yaml(content_dir / "intake.yml"), problems)
+
     offices = load_offices(content_dir)
     check_sourced("offices.yml:national", offices.get("national", {}), problems, today)
     _check_texts("offices.yml:national", offices.get("national", {}), ("text",), MAX_SHORT,
@@ -196,6 +198,27 @@ def check(content_dir: Path = CONTENT_DIR, today: Optional[dt.date] = None) -> P
         check_sourced(name, office, problems, today)
         _check_texts(name, office, ("text",), MAX_SHORT, problems)
     return problems
+
+
+def _check_intake(intake: Dict[str, Any], problems: Problems) -> None:
+    """Consent texts, questions and messages of the registration exist in both languages."""
+    if not intake.get("consent", {}).get("version"):
+        problems.errors.append("intake.yml:consent: no version")
+    blocks = {f"consent.{k}": intake["consent"][k] for k in ("intake", "follow_up")}
+    blocks.update({f"questions.{k}": v for k, v in (intake.get("questions") or {}).items()})
+    blocks.update({f"messages.{k}": v for k, v in (intake.get("messages") or {}).items()
+                   if k != "consent_labels"})
+    blocks["consent_declined"] = intake.get("consent_declined") or {}
+    for name, entry in blocks.items():
+        _check_texts(f"intake.yml:{name}", entry, ("text",), MAX_ANSWER, problems)
+        buttons = {lang: len((entry.get(lang) or {}).get("buttons") or []) for lang in LANGUAGES}
+        if len(set(buttons.values())) > 1:
+            problems.errors.append(f"intake.yml:{name}: buttons differ between languages")
+    for key in ("reprompts", "labels"):
+        if set(intake.get(key) or {}) != set(LANGUAGES):
+            problems.errors.append(f"intake.yml:{key}: needs es and en")
+    if set(intake["reprompts"]["es"]) != set(intake["reprompts"]["en"]):
+        problems.errors.append("intake.yml:reprompts: es and en differ")
 
 
 # --- composing ----------------------------------------------------------------------------
