@@ -177,6 +177,30 @@ class ActionRecordIntakeConsent(Action):
         return [SlotSet(slot, None) for slot in FORM_SLOTS] + [SlotSet("intake_failures", None)]
 
 
+class Unsure(Exception):
+    """A place matched only approximately: ask the person to confirm it."""
+
+    def __init__(self, place: str) -> None:
+        super().__init__(place)
+        self.place = place
+
+
+def find_place(text: str) -> Any:
+    """The best place for an answer ("Soyapango", "vivo en mejicnos"), or None."""
+    places = load_territory().lookup(text)
+    if places:
+        return places[0]
+    match = load_territory().find_in_text(text)
+    return match.place if match else None
+
+
+def where(name: str) -> Dict[str, Any]:
+    """District and municipality slots for an official place name."""
+    place = load_territory().lookup(name)[0]
+    district = place.name if place.kind == "district" else None
+    return {"intake_district": district, "intake_municipality": place.municipality}
+
+
 def is_canonical(slot: str, value: Any) -> bool:
     """Values the form itself produces: from_text answers are always free strings."""
     if not isinstance(value, str):
@@ -237,21 +261,27 @@ class ValidateIntakeForm(FormValidationAction):
 
     async def validate_intake_place(self, value: Any, dispatcher: CollectingDispatcher,
                                     tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        """Either name, misspellings forgiven; an unsure match is confirmed first."""
+        candidate = tracker.get_slot("intake_place_candidate")
+        if candidate and _answer_is(tracker, "affirm"):
+            value = candidate
+
         def parse(text: str) -> str:
-            places = load_territory().lookup(text)
-            if not places:
-                match = load_territory().find_in_text(text)
-                places = [match.place] if match else []
-            if not places:
+            place = find_place(text)
+            if place is None:
                 raise Invalid("not_a_place")
-            return places[0].name
+            if not place.sure and text != candidate:
+                raise Unsure(place.name)
+            return place.name
 
-        def where(name: str) -> Dict[str, Any]:
-            place = load_territory().lookup(name)[0]
-            district = place.name if place.kind == "district" else None
-            return {"intake_district": district, "intake_municipality": place.municipality}
-
-        return self._check("intake_place", value, dispatcher, tracker, parse, where)
+        try:
+            result = self._check("intake_place", value, dispatcher, tracker, parse, where)
+        except Unsure as unsure:
+            entry = answers.intake_content()["messages"]["confirm_place"][_language(tracker)]
+            dispatcher.utter_message(text=entry["text"].format(place=unsure.place),
+                                     buttons=[dict(b) for b in entry["buttons"]])
+            return {"intake_place": None, "intake_place_candidate": unsure.place}
+        return {**result, "intake_place_candidate": None}
 
     async def validate_intake_return_date(self, value: Any, dispatcher: CollectingDispatcher,
                                           tracker: Tracker, domain: DomainDict

@@ -166,3 +166,46 @@ async def test_correcting_a_stored_field(conversation, field_payload_index):
     assert question[-1].startswith("¿Cómo quiere que le llamemos?")
     summary = texts(await conversation.say("Ana Corregida"))
     assert "Ana Corregida" in summary[-1]
+
+
+async def test_an_unsure_place_is_confirmed_and_an_unknown_one_asked_again(conversation):
+    await start(conversation)
+    await conversation.say("prefiero no decir")
+    unknown = texts(await conversation.say("Narnia"))
+    assert unknown[0].startswith("No reconozco ese lugar")
+    unsure = await conversation.say("sollapango")
+    assert unsure[0]["text"] == "¿Se refiere a Soyapango?"
+    assert texts(await conversation.say("si"))[-1].startswith("¿Cuándo regresó a El Salvador?")
+
+
+async def test_a_storage_failure_is_told_and_the_conversation_goes_on(conversation, storage_env):
+    """A database that refuses writes mid-save: the person is told, nothing half-written."""
+    from sqlalchemy import text as sql
+
+    from actions.storage.db import make_engine
+
+    await start(conversation)
+    for _ in range(10):
+        replies = texts(await conversation.say("prefiero no decir"))
+        if replies[-1].startswith("Esto es lo que registraría"):
+            break
+    await conversation.say("/affirm")
+    engine = make_engine(storage_env["DATABASE_URL"])
+    with engine.begin() as connection:
+        connection.execute(sql(
+            "CREATE TRIGGER refuse_intake BEFORE INSERT ON intake "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"))
+    try:
+        failed = texts(await conversation.say("si"))
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sql("DROP TRIGGER refuse_intake"))
+    assert failed[0].startswith("Perdón, no pude guardar sus datos")
+    assert "Fuente:" in texts(await conversation.say("como saco mi dui"))[0]
+    with engine.connect() as connection:
+        who = person_id("rest", conversation.sender_id, storage_env["RETORNO_ID_KEY"])
+        rows = connection.execute(sql("SELECT person_id FROM intake")).fetchall()
+        assert who not in [r[0] for r in rows]
+        consents = connection.execute(
+            sql("SELECT purpose FROM consent WHERE person_id = :p"), {"p": who}).fetchall()
+        assert [c[0] for c in consents] == ["intake"]  # the follow-up answer was not half-saved
