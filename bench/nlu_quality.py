@@ -40,13 +40,13 @@ def routed(intent: str) -> str:
     return "out_of_scope" if intent in FALLBACK_INTENTS else intent
 
 
-async def evaluate(model: str) -> Dict[str, Dict[str, float]]:
+async def evaluate(model: str, test_dir: Path = TEST_DIR) -> Dict[str, Dict[str, float]]:
     from rasa.core.agent import Agent
 
     agent = Agent.load(model)
     results: Dict[str, Dict[str, float]] = {}
     for lang in ("es", "en"):
-        examples = load_examples(lang)
+        examples = load_examples(lang, test_dir)
         truth, predicted, languages, errors = [], [], collections.Counter(), collections.Counter()
         started = time.perf_counter()
         for text, intent in examples:
@@ -88,9 +88,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(PROJECT_ROOT / "models" / "retorno.tar.gz"))
     parser.add_argument("--gate", action="store_true", help="fail below the quality targets")
+    parser.add_argument("--tests", type=Path, default=TEST_DIR,
+                        help="folder with es/ and en/ test files (default tests/nlu)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
-    results = asyncio.run(evaluate(args.model))
+    results = asyncio.run(evaluate(args.model, args.tests))
     failed = [
         f"{lang}: {name} {value:.3f} < {target}"
         for lang, r in results.items()

@@ -16,16 +16,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import ENTITIES, METADATA, TEXT
+from rasa.shared.nlu.constants import METADATA, TEXT
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from actions.services.text import normalize
 from actions.services.yamlfiles import load_yaml
+from nlu.base import RuleComponent
 
 LANGUAGES = ("es", "en")
 LEXICON_PATH = Path(__file__).with_name("languages.yml")
@@ -58,7 +55,8 @@ class Lexicon:
         return cls(
             short_words={lang: frozenset(normalize(w) for w in data["short_words"][lang])
                          for lang in LANGUAGES},
-            names={lang: frozenset(normalize(w) for w in data["names"][lang]) for lang in LANGUAGES},
+            names={lang: frozenset(normalize(w) for w in data["names"][lang])
+                   for lang in LANGUAGES},
             negations=frozenset(normalize(w) for w in data["negations"]),
         )
 
@@ -127,30 +125,16 @@ def lingua_confidences(text: str) -> Dict[str, float]:
     }
 
 
-def _entity(name: str, value: str, text: str) -> Dict[str, Any]:
-    return {"entity": name, "value": value, "start": 0, "end": len(text),
-            "confidence": 1.0, "extractor": LanguageDetector.__name__}
-
-
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
-class LanguageDetector(GraphComponent):
+class LanguageDetector(RuleComponent):
     """Adds `language` (and, on an explicit request, `language_choice`) entities."""
 
     @classmethod
-    def create(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "LanguageDetector":
+    def build(cls) -> "LanguageDetector":
         return cls(Lexicon.from_file())
 
     def __init__(self, lexicon: Lexicon) -> None:
         self._lexicon = lexicon
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
@@ -158,10 +142,9 @@ class LanguageDetector(GraphComponent):
             metadata = message.get(METADATA) or {}
             locked = (metadata.get(METADATA_KEY) or {}).get("language_choice")
             verdict = detect_language(text, lingua_confidences(text), self._lexicon, locked)
-            entities = list(message.get(ENTITIES, []))
-            if verdict.language:
-                entities.append(_entity("language", verdict.language, text))
-            if verdict.requested:
-                entities.append(_entity("language_choice", verdict.requested, text))
-            message.set(ENTITIES, entities, add_to_output=True)
+            for name, value in (("language", verdict.language),
+                                ("language_choice", verdict.requested)):
+                if value:
+                    self.add_entity(message, {"entity": name, "value": value,
+                                              "start": 0, "end": len(text)})
         return messages

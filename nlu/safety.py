@@ -17,16 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Pattern, Tuple
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from actions.services.text import has_letters, normalize
 from actions.services.yamlfiles import load_yaml
+from nlu.base import RuleComponent
 
 CRISIS_TERMS_PATH = Path(__file__).with_name("crisis_terms.yml")
 FALLBACK = "nlu_fallback"
@@ -80,24 +77,15 @@ def review_intent(
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class SafetyGuard(GraphComponent):
+class SafetyGuard(RuleComponent):
     """Rasa glue for `review_intent`."""
 
     @classmethod
-    def create(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "SafetyGuard":
+    def build(cls) -> "SafetyGuard":
         return cls(load_crisis_patterns())
 
     def __init__(self, crisis_patterns: List[Tuple[str, Pattern[str]]]) -> None:
         self._patterns = crisis_patterns
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
@@ -112,9 +100,6 @@ class SafetyGuard(GraphComponent):
                     add_to_output=True,
                 )
             if review.input_issue:
-                entities = list(message.get(ENTITIES, []))
-                entities.append({"entity": "input_issue", "value": review.input_issue,
-                                 "start": 0, "end": len(text), "confidence": 1.0,
-                                 "extractor": type(self).__name__})
-                message.set(ENTITIES, entities, add_to_output=True)
+                self.add_entity(message, {"entity": "input_issue", "value": review.input_issue,
+                                          "start": 0, "end": len(text)})
         return messages

@@ -35,6 +35,15 @@ async def start(conversation, message="quiero registrarme para que me den seguim
     assert first[-1].startswith(("¿Cómo quiere que le llamemos?", "What should we call you?"))
 
 
+async def skip_to_summary(conversation):
+    """Answers "prefiero no decir" until the summary appears; returns its text."""
+    for _ in range(12):
+        replies = texts(await conversation.say("prefiero no decir"))
+        if replies[-1].startswith("Esto es lo que registraría"):
+            return replies[-1]
+    raise AssertionError("the summary never came")
+
+
 async def test_register_see_and_delete_in_spanish(conversation, storage_env):
     await start(conversation)
     for answer, next_question in HAPPY_ES:
@@ -80,13 +89,7 @@ async def test_refusing_consent_keeps_the_information_flowing(conversation):
 
 async def test_every_question_can_be_skipped(conversation):
     await start(conversation)
-    replies = []
-    for _ in range(10):
-        replies = texts(await conversation.say("prefiero no decir"))
-        if replies[-1].startswith("Esto es lo que registraría"):
-            break
-    assert replies[-1].startswith("Esto es lo que registraría")
-    assert "(prefirió no decir)" in replies[-1]
+    assert "(prefirió no decir)" in await skip_to_summary(conversation)
 
 
 async def test_bad_dates_get_specific_reprompts_then_an_offer(conversation):
@@ -139,10 +142,7 @@ async def test_typed_consent_command_without_the_question_records_nothing(conver
 
 async def test_withdrawing_follow_up_keeps_the_rest(conversation):
     await start(conversation)
-    for _ in range(10):
-        replies = texts(await conversation.say("prefiero no decir"))
-        if replies[-1].startswith("Esto es lo que registraría"):
-            break
+    await skip_to_summary(conversation)
     await conversation.say("/affirm")
     await conversation.say("si")
     ask = await conversation.say("ya no quiero que me den seguimiento")
@@ -185,10 +185,7 @@ async def test_a_storage_failure_is_told_and_the_conversation_goes_on(conversati
     from actions.storage.db import make_engine
 
     await start(conversation)
-    for _ in range(10):
-        replies = texts(await conversation.say("prefiero no decir"))
-        if replies[-1].startswith("Esto es lo que registraría"):
-            break
+    await skip_to_summary(conversation)
     await conversation.say("/affirm")
     engine = make_engine(storage_env["DATABASE_URL"])
     with engine.begin() as connection:
@@ -209,3 +206,33 @@ async def test_a_storage_failure_is_told_and_the_conversation_goes_on(conversati
         consents = connection.execute(
             sql("SELECT purpose FROM consent WHERE person_id = :p"), {"p": who}).fetchall()
         assert [c[0] for c in consents] == ["intake"]  # the follow-up answer was not half-saved
+
+
+HAPPY_EN = [
+    ("rather not say", "Which municipality or district"),
+    ("I live in Santa Tecla", "When did you come back"),
+    ("October 3", "How did you come back?"),
+    ("on my own", "Which country did you come back from?"),
+    ("the states", "What do you need help with?"),
+    ("a job and a place to live", "If you want, tell us"),
+    ("none", "What trade do you know"),
+    ("cooking", "How many years of experience"),
+    ("5", "How would you like to be contacted?"),
+    ("this chat", "This is what I would register:"),
+]
+
+
+async def test_register_in_english(conversation):
+    await start(conversation, "i want to register so the city hall can follow up with me")
+    for answer, next_question in HAPPY_EN:
+        replies = texts(await conversation.say(answer))
+        assert replies[-1].startswith(next_question), (answer, replies)
+    summary = replies[-1]
+    for expected in ("Santa Tecla", "voluntary", "United States", "job, housing", "cooking",
+                     "through this chat"):
+        assert expected in summary
+    await conversation.say("/affirm")
+    saved = texts(await conversation.say("no"))  # no follow-up contact
+    assert saved[0].startswith("Done, your data is saved")
+    shown = texts(await conversation.say("what data do you have about me"))[0]
+    assert "follow-up: no" in shown and "registration: yes" in shown

@@ -34,7 +34,8 @@ class OfficeDirectory:
                 self._by_place[normalize(name)] = office
 
     def _entry_text(self, entry: Dict[str, Any], language: str) -> str:
-        return f"{entry[language]['text'].strip()}\n\n{content.footer(entry, language, self._messages)}"
+        footer = content.footer(entry, language, self._messages)
+        return f"{entry[language]['text'].strip()}\n\n{footer}"
 
     def office_for(self, place: Place) -> Optional[Dict[str, Any]]:
         return self._by_place.get(normalize(place.name)) or self._by_place.get(
