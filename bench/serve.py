@@ -105,11 +105,19 @@ def main() -> int:
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/retorno_bench")
     args = parser.parse_args()
 
+    from actions.storage.crypto import generate_key
+
     workdir = Path(tempfile.mkdtemp(prefix="retorno-bench-"))
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
            "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{args.action_port}/webhook",
            "TRACKER_STORE_DIALECT": "sqlite",
-           "TRACKER_STORE_URL": f"sqlite:///{workdir / 'tracker.db'}"}
+           "TRACKER_STORE_URL": f"sqlite:///{workdir / 'tracker.db'}",
+           "DATABASE_URL": f"sqlite:///{workdir / 'retorno.db'}",
+           "RETORNO_DATA_KEYS": os.environ.get("RETORNO_DATA_KEYS") or generate_key(),
+           "RETORNO_ID_KEY": os.environ.get("RETORNO_ID_KEY") or generate_key()}
+    from actions.storage.migrate import upgrade
+
+    upgrade(env["DATABASE_URL"])
     endpoints = "bot/endpoints.yml"
     if args.production:
         endpoints = "bot/endpoints.production.yml"

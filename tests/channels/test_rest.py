@@ -13,10 +13,15 @@ from tests.conftest import PROJECT_ROOT, free_port, wait_for
 
 
 @pytest.fixture(scope="module")
-def rest_url(model_path, action_server_url, tmp_path_factory):
+def tracker_db(tmp_path_factory):
+    return tmp_path_factory.mktemp("rest") / "tracker.db"
+
+
+@pytest.fixture(scope="module")
+def rest_url(model_path, action_server_url, storage_env, tracker_db):
     port = free_port()
-    tracker_db = tmp_path_factory.mktemp("rest") / "tracker.db"
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
+    env = {**os.environ, **storage_env, "RASA_TELEMETRY_ENABLED": "false",
+           "TF_CPP_MIN_LOG_LEVEL": "2",
            "ACTION_ENDPOINT_URL": action_server_url, "TRACKER_STORE_DIALECT": "sqlite",
            "TRACKER_STORE_URL": f"sqlite:///{tracker_db}"}
     process = subprocess.Popen(
@@ -37,6 +42,13 @@ def say(url, sender, message):
     reply = requests.post(url, json={"sender": sender, "message": message}, timeout=30)
     assert reply.status_code == 200
     return reply.json()
+
+
+def test_conversations_are_encrypted_at_rest(rest_url, tracker_db):
+    say(rest_url, f"t-{uuid.uuid4().hex}", "mi numero es 7000 1234 y me llamo Ana Prueba")
+    raw = tracker_db.read_bytes()
+    assert raw  # the conversation was stored
+    assert b"7000 1234" not in raw and b"Ana Prueba" not in raw
 
 
 def test_answers_in_each_language(rest_url):
