@@ -133,13 +133,38 @@ class ActionAskIntakeConsent(Action):
         return []
 
 
-def _record_consent(tracker: Tracker, purpose: str, granted: bool) -> None:
+class _Failed:
+    """Returned by `_stored` when the database failed (the person has been told)."""
+
+
+FAILED = _Failed()
+
+
+def _stored(dispatcher: CollectingDispatcher, tracker: Tracker,
+            work: Callable[[Any, str], Any]) -> Any:
+    """Runs `work(session, person_id)` in one transaction and returns its result.
+
+    On a database failure nothing is half-written, the person is told to try again later in
+    their language, and FAILED is returned; the conversation goes on.
+    """
     sessions, _ = _store()
-    with transaction(sessions) as session:
+    try:
+        with transaction(sessions) as session:
+            return work(session, _person(tracker))
+    except StorageError:
+        logger.warning("a storage operation failed; the person was asked to try again later")
+        _say(dispatcher, "save_failed", _language(tracker))
+        return FAILED
+
+
+def _consent_recorder(tracker: Tracker, purpose: str, granted: bool
+                      ) -> Callable[[Any, str], None]:
+    def record(session: Any, person: str) -> None:
         repository.record_consent(
-            session, _person(tracker), purpose, granted,
-            answers.intake_content()["consent"]["version"],
+            session, person, purpose, granted, answers.intake_content()["consent"]["version"],
             tracker.get_latest_input_channel() or "rest", language=_language(tracker))
+
+    return record
 
 
 def previous_action(tracker: Tracker) -> Optional[str]:
@@ -164,10 +189,7 @@ class ActionRecordIntakeConsent(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         granted = _answer_is(tracker, "affirm")
-        try:
-            _record_consent(tracker, "intake", granted)
-        except StorageError:
-            _say(dispatcher, "save_failed", _language(tracker))
+        if _stored(dispatcher, tracker, _consent_recorder(tracker, "intake", granted)) is FAILED:
             return []
         if not granted:
             entry = answers.intake_content()["consent_declined"][_language(tracker)]
@@ -391,19 +413,12 @@ class ActionSaveIntake(Action):
         follow_up = None
         if previous == "action_ask_follow_up_consent":
             follow_up = _answer_is(tracker, "affirm")
-        sessions, _ = _store()
-        person = _person(tracker)
-        try:
-            with transaction(sessions) as session:
-                repository.save_intake(session, person, data)
-                if follow_up is not None:
-                    repository.record_consent(
-                        session, person, "follow_up", follow_up,
-                        answers.intake_content()["consent"]["version"],
-                        tracker.get_latest_input_channel() or "rest", language=language)
-        except StorageError:
-            logger.warning("intake save failed; the person was asked to try again later")
-            _say(dispatcher, "save_failed", language)
+        def save(session: Any, person: str) -> None:
+            repository.save_intake(session, person, data)
+            if follow_up is not None:
+                _consent_recorder(tracker, "follow_up", follow_up)(session, person)
+
+        if _stored(dispatcher, tracker, save) is FAILED:
             return []
         _say(dispatcher, "saved", language)
         return self._clear() + [SlotSet("intake_saved", True)]
@@ -460,15 +475,12 @@ class ActionShowMyData(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         language = _language(tracker)
-        sessions, _ = _store()
-        try:
-            with transaction(sessions) as session:
-                person = _person(tracker)
-                data = repository.get_intake(session, person)
-                consents = repository.current_consents(session, person)
-        except StorageError:
-            _say(dispatcher, "save_failed", language)
+        found = _stored(dispatcher, tracker, lambda session, person: (
+            repository.get_intake(session, person),
+            repository.current_consents(session, person)))
+        if found is FAILED:
             return []
+        data, consents = found
         if data is None and not consents:
             _say(dispatcher, "show_none", language)
             return []
@@ -490,14 +502,10 @@ class ActionDeleteMyData(Action):
         if not _answer_is(tracker, "affirm"):
             _say(dispatcher, "delete_kept", language)
             return []
-        sessions, tracker_engine = _store()
-        try:
-            with transaction(sessions) as session:
-                counts = repository.delete_person(session, _person(tracker),
-                                                  tracker_engine=tracker_engine,
-                                                  sender_ids=[tracker.sender_id])
-        except StorageError:
-            _say(dispatcher, "save_failed", language)
+        _, tracker_engine = _store()
+        counts = _stored(dispatcher, tracker, lambda session, person: repository.delete_person(
+            session, person, tracker_engine=tracker_engine, sender_ids=[tracker.sender_id]))
+        if counts is FAILED:
             return []
         _say(dispatcher, "deleted", language, intake=str(counts.get("intake", 0)),
              consents=str(counts.get("consent", 0)))
@@ -520,10 +528,7 @@ class ActionWithdrawConsent(Action):
         if purpose not in ("follow_up", "share_with_staff", "intake"):
             _say(dispatcher, "withdraw_ask", language)
             return []
-        try:
-            _record_consent(tracker, purpose, False)
-        except StorageError:
-            _say(dispatcher, "save_failed", language)
+        if _stored(dispatcher, tracker, _consent_recorder(tracker, purpose, False)) is FAILED:
             return []
         label = answers.intake_content()["messages"]["consent_labels"][language][purpose]
         _say(dispatcher, "withdrawn", language, purpose=label)
@@ -542,12 +547,8 @@ class ActionStartCorrection(Action):
         events: List[EventType] = []
         current = _form_answers(tracker)
         if not any(v is not None for v in current.values()):
-            sessions, _ = _store()
-            try:
-                with transaction(sessions) as session:
-                    stored = repository.get_intake(session, _person(tracker))
-            except StorageError:
-                _say(dispatcher, "save_failed", language)
+            stored = _stored(dispatcher, tracker, repository.get_intake)
+            if stored is FAILED:
                 return []
             if stored is None:
                 _say(dispatcher, "show_none", language)
