@@ -8,7 +8,7 @@ Must come after the intent classifier and the FallbackClassifier in `config.yml`
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import List
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.nlu.constants import INTENT, TEXT

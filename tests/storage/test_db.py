@@ -78,7 +78,7 @@ def test_a_successful_save_is_committed(factory, engine):
 def test_storage_errors_pass_through_unchanged(factory):
     original = StorageError("intake data needs a current intake consent", kind="consent")
     with pytest.raises(StorageError) as error:
-        with transaction(factory) as session:
+        with transaction(factory):
             raise original
     assert error.value is original
 

@@ -47,7 +47,7 @@ def test_reading_with_a_key_set_missing_the_encrypting_key_fails_clearly(factory
 
 
 def test_consent_records_cannot_be_changed(factory, consenting):
-    person = consenting("+50370001234")
+    consenting("+50370001234")
     with pytest.raises(StorageError, match="PermissionError"):
         with transaction(factory) as session:
             consent = session.execute(sa.select(Consent)).scalar_one()
