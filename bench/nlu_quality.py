@@ -92,6 +92,9 @@ def main() -> int:
                         help="folder with es/ and en/ test files (default tests/nlu)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # Rasa's debug log would print every test message
     results = asyncio.run(evaluate(args.model, args.tests))
     failed = [
         f"{lang}: {name} {value:.3f} < {target}"
