@@ -186,6 +186,12 @@ def check(content_dir: Path = CONTENT_DIR, today: Optional[dt.date] = None) -> P
             problems.errors.append(f"messages.yml:actions.{key}: buttons differ between languages")
 
     _check_intake(load_yaml(content_dir / "intake.yml"), problems)
+    channels = load_yaml(content_dir / "channels.yml") or {}
+    for group, entries in channels.items():
+        for key, entry in (entries or {}).items():
+            for lang in LANGUAGES:
+                if not str((entry or {}).get(lang) or "").strip():
+                    problems.errors.append(f"channels.yml:{group}.{key}: no {lang} version")
 
     offices = load_offices(content_dir)
     check_sourced("offices.yml:national", offices.get("national", {}), problems, today)
