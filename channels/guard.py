@@ -58,11 +58,25 @@ def guarded_metadata(metadata: Optional[Dict[str, Any]],
     return guarded
 
 
-async def guard_message(agent: Any, message: UserMessage) -> UserMessage:
-    """Returns the message as Rasa may process it (see module docstring)."""
-    tracker = None
-    if agent is not None and agent.tracker_store is not None:
-        tracker = await agent.tracker_store.retrieve(message.sender_id)
+async def fetch_tracker(agent: Any, sender_id: str) -> Optional[DialogueStateTracker]:
+    """The stored conversation (None when there is none, or no agent)."""
+    if agent is None or getattr(agent, "tracker_store", None) is None:
+        return None
+    return await agent.tracker_store.retrieve(sender_id)
+
+
+_FETCH = object()  # guard_message's "read the tracker yourself"
+
+
+async def guard_message(agent: Any, message: UserMessage,
+                        tracker: Any = _FETCH) -> UserMessage:
+    """Returns the message as Rasa may process it (see module docstring).
+
+    A connector that has already read the conversation passes it as `tracker`, so it is not
+    read twice.
+    """
+    if tracker is _FETCH:
+        tracker = await fetch_tracker(agent, message.sender_id)
     return UserMessage(
         text=safe_text(message.text, sent_payloads(tracker)),
         output_channel=message.output_channel,

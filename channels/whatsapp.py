@@ -76,7 +76,7 @@ from actions.services.yamlfiles import CONTENT_DIR, load_yaml
 from actions.storage import config
 from actions.storage.crypto import person_id
 from channels.erase import MARKER, erase_conversation
-from channels.guard import guard_message
+from channels.guard import fetch_tracker, guard_message
 from channels.performance import cache_action_result_validation
 
 logger = logging.getLogger(__name__)
@@ -568,7 +568,7 @@ class WhatsAppChannel(InputChannel):
         sender_id = person_id(CHANNEL, form.get("From"), config.id_key())
         output = self.output({sender_id: form.get("From")}, status_url)
         try:
-            tracker = await _tracker(agent, sender_id)
+            tracker = await fetch_tracker(agent, sender_id)
             if kind != "text":
                 language = tracker.get_slot("language") if tracker is not None else None
                 await output.send_text_message(sender_id, unsupported_input_text(kind, language))
@@ -577,17 +577,11 @@ class WhatsAppChannel(InputChannel):
             text = selected_payload(text, last_turn_buttons(tracker)) or text
             message = UserMessage(text, output, sender_id, input_channel=CHANNEL,
                                   message_id=form.get("MessageSid"))
-            await on_new_message(await guard_message(agent, message))
+            await on_new_message(await guard_message(agent, message, tracker))
             if output.erase_requested and agent is not None:
                 await erase_conversation(agent, sender_id)
         finally:
             await output.close()
-
-
-async def _tracker(agent: Any, sender_id: str) -> Optional[DialogueStateTracker]:
-    if agent is None or getattr(agent, "tracker_store", None) is None:
-        return None
-    return await agent.tracker_store.retrieve(sender_id)
 
 
 def _refuse(refused: Refused) -> HTTPResponse:
