@@ -17,9 +17,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels.base import channel_blueprint
 from channels.erase import erase_conversation, take_erase_marker
 from channels.guard import guard_message
-from channels.performance import cache_action_result_validation
 
 logger = logging.getLogger(__name__)
 MAX_SENDER_LENGTH = 128
@@ -35,12 +35,7 @@ class RestChannel(InputChannel):
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
-        cache_action_result_validation()
-        blueprint = Blueprint("retorno_rest", __name__)
-
-        @blueprint.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        blueprint = channel_blueprint("retorno_rest")
 
         @blueprint.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:

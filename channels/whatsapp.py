@@ -75,9 +75,9 @@ from twilio.rest import Client
 from actions.services.yamlfiles import CONTENT_DIR, load_yaml
 from actions.storage import config
 from actions.storage.crypto import person_id
+from channels.base import channel_blueprint
 from channels.erase import MARKER, erase_conversation
 from channels.guard import fetch_tracker, guard_message
-from channels.performance import cache_action_result_validation
 
 logger = logging.getLogger(__name__)
 
@@ -490,12 +490,7 @@ class WhatsAppChannel(InputChannel):
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
-        cache_action_result_validation()
-        blueprint = Blueprint("retorno_whatsapp", __name__)
-
-        @blueprint.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        blueprint = channel_blueprint("retorno_whatsapp")
 
         @blueprint.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
