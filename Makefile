@@ -24,7 +24,7 @@ export DATABASE_URL ?= sqlite:///data/retorno.db
 # Local encryption and pseudonymous-id keys, created once (production sets the variables).
 LOCAL_ENV := data/local.env
 
-.PHONY: help venv content train run run-actions chat test test-unit validate test-stories nlu-gate content-check bench clean
+.PHONY: help venv content train run run-actions chat test test-unit validate test-stories nlu-gate content-check bench clean browser
 
 help:
 	@echo "make run    - set up, train if needed, start the assistant on http://localhost:$(RASA_PORT)"
@@ -61,6 +61,7 @@ run: $(MODEL) $(LOCAL_ENV)
 	@echo "Starting the action server on :$(ACTION_PORT) and Rasa on :$(RASA_PORT)..."
 	@echo "When Rasa says 'Rasa server is up and running', chat in another terminal with: make chat"
 	@echo "or: curl -s localhost:$(RASA_PORT)/webhooks/rest/webhook -d '{\"sender\":\"me\",\"message\":\"hola\"}'"
+	@echo "or open the web chat: http://localhost:$(RASA_PORT)/webhooks/webchat/ (?ref=CONS-LA01&lang=en: a consulate's link)"
 	@[ -n "$$RETORNO_DATA_KEYS" ] || { set -a; . ./$(LOCAL_ENV); set +a; }; \
 	trap 'kill 0' EXIT INT TERM; \
 	$(BIN)/rasa run actions --actions actions --port $(ACTION_PORT) & \
@@ -70,8 +71,17 @@ run: $(MODEL) $(LOCAL_ENV)
 chat: $(VENV)/.installed
 	$(BIN)/python -m channels.console
 
-test: $(MODEL) content-check test-unit validate test-stories nlu-gate
+test: $(MODEL) browser content-check test-unit validate test-stories nlu-gate
 	@echo "All checks passed."
+
+# The web chat's browser tests drive Debian's Chromium with Playwright (which cannot download
+# its own browsers here). Installed when running as root; otherwise say how.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y chromium || \
+			{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }; \
+		else echo "Chromium is missing: run 'sudo apt-get install -y chromium'" \
+			"(the web chat's browser tests are skipped without it)"; fi; }
 
 content-check: $(VENV)/.installed
 	$(BIN)/python -m actions.services.content check

@@ -17,12 +17,14 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.services import cases
 from actions.services import intake as answers
 from actions.services.intake import SKIPPED, Invalid
 from actions.services.territory import load_territory
-from actions.storage import config, repository
+from actions.storage import config, links, repository
 from actions.storage.crypto import person_id
 from actions.storage.db import StorageError, make_engine, session_factory, transaction
+from actions.storage.models import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +152,8 @@ def _stored(dispatcher: CollectingDispatcher, tracker: Tracker,
     sessions, _ = _store()
     try:
         with transaction(sessions) as session:
-            return work(session, _person(tracker))
+            # A person who moved to a new number keeps one record (actions/continuity.py).
+            return work(session, links.canonical_person(session, _person(tracker)))
     except StorageError:
         logger.warning("a storage operation failed; the person was asked to try again later")
         _say(dispatcher, "save_failed", _language(tracker))
@@ -421,6 +424,9 @@ class ActionSaveIntake(Action):
         if _stored(dispatcher, tracker, save) is FAILED:
             return []
         _say(dispatcher, "saved", language)
+        if "displaced_by_violence" in data.priority_groups:
+            # Displaced by violence: a person of the team should know (issue 5).
+            _say(dispatcher, "displaced_offer", language)
         return self._clear() + [SlotSet("intake_saved", True)]
 
     @staticmethod
@@ -528,11 +534,20 @@ class ActionWithdrawConsent(Action):
         if purpose not in ("follow_up", "share_with_staff", "intake"):
             _say(dispatcher, "withdraw_ask", language)
             return []
-        if _stored(dispatcher, tracker, _consent_recorder(tracker, purpose, False)) is FAILED:
+        def withdraw(session: Any, person: str) -> None:
+            _consent_recorder(tracker, purpose, False)(session, person)
+            if purpose == "share_with_staff":
+                # Without that permission no staff member may go on with an open case.
+                cases.withdraw(session, person, utcnow())
+
+        if _stored(dispatcher, tracker, withdraw) is FAILED:
             return []
         label = answers.intake_content()["messages"]["consent_labels"][language][purpose]
         _say(dispatcher, "withdrawn", language, purpose=label)
-        return [SlotSet("consent_purpose", None)]
+        events: List[EventType] = [SlotSet("consent_purpose", None)]
+        if purpose == "share_with_staff":
+            events.append(SlotSet("handoff_case", None))
+        return events
 
 
 class ActionStartCorrection(Action):

@@ -9,12 +9,13 @@ from sanic.response import HTTPResponse
 from channels.performance import cache_action_result_validation
 
 
-def channel_blueprint(name: str) -> Blueprint:
-    """A blueprint with the health route (GET /), once Rasa's start-up fix is installed."""
+def channel_blueprint(name: str, health_path: str = "/") -> Blueprint:
+    """A blueprint with the health route (GET `health_path`), once Rasa's start-up fix is
+    installed. A channel that serves a page at / (the web chat) moves it to /health."""
     cache_action_result_validation()
     blueprint = Blueprint(name, __name__)
 
-    @blueprint.route("/", methods=["GET"])
+    @blueprint.route(health_path, methods=["GET"])
     async def health(_: Request) -> HTTPResponse:
         return response.json({"status": "ok"})
 

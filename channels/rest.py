@@ -20,6 +20,7 @@ from sanic.response import HTTPResponse
 from channels.base import channel_blueprint
 from channels.erase import erase_conversation, take_erase_marker
 from channels.guard import guard_message
+from channels.turns import take_turn
 
 logger = logging.getLogger(__name__)
 MAX_SENDER_LENGTH = 128
@@ -59,7 +60,8 @@ class RestChannel(InputChannel):
                 metadata=metadata if isinstance(metadata, dict) else None,
             )
             agent = getattr(request.app.ctx, "agent", None)
-            await on_new_message(await guard_message(agent, message))
+            await take_turn(on_new_message, message,
+                            prepare=lambda m: guard_message(agent, m))
             messages, erase = take_erase_marker(collector.messages)
             if erase and agent is not None:
                 await erase_conversation(agent, sender)

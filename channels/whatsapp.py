@@ -9,6 +9,9 @@ Routes
 - `POST /webhooks/whatsapp/status`: Twilio's delivery reports (`MessageStatus`, `ErrorCode`),
   signed the same way; kept in memory (bounded) and logged as counts only; answered 204.
 
+The first message of a conversation that names a known consular campaign code (the text a
+consulate's wa.me link prefills) carries it as `metadata["campaign"]`.
+
 Text goes through `channels.guard` and Rasa under a pseudonymous sender id
 (`actions.storage.crypto.person_id`); the phone number is kept only by the output channel of
 the request, to send the replies, which Rasa produces while the request is handled. A reply
@@ -24,6 +27,9 @@ WhatsApp only lets a business send free text within 24 hours of the person's las
   `WhatsAppOutput.send_template` sends the configured template (`template_sid`).
 Rasa itself cannot start WhatsApp conversations (`get_output_channel` is not provided): it
 only knows pseudonymous ids, never phone numbers.
+For staff replies (the handoff desk), the channel remembers each conversation's number,
+encrypted (`channel_address`, channels/addresses.py, written only when it changed), and
+registers an output factory (`send_to_address`: free text or the template, as above).
 
 Settings (bot/credentials.yml; each falls back to its environment variable; no defaults):
 
@@ -39,9 +45,9 @@ Settings (bot/credentials.yml; each falls back to its environment variable; no d
 `RETORNO_ID_KEY` is needed too (pseudonymous ids). Missing or invalid values stop the server
 at start-up with a message naming the setting, never its value; nothing is read at import.
 
-One process only: the seen `MessageSid`s and the delivery statuses live in this process's
-memory. Several Rasa instances behind a load balancer need a shared store for both (e.g. the
-application database); that is left for later.
+Seen `MessageSid`s: in Redis when `RETORNO_DEDUPE_REDIS_URL` is set (several Rasa instances
+behind a load balancer answer a retry once between them), else in this process's memory
+(`channels.common.recent_ids`). Delivery statuses are counted per process (logs only).
 """
 
 from __future__ import annotations
@@ -51,11 +57,9 @@ import json
 import logging
 import os
 import re
-import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
 from typing import (Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence,
                     Text, Tuple)
 from urllib.parse import parse_qs
@@ -72,12 +76,17 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from actions.services.campaigns import METADATA_CAMPAIGN, campaign_from_text
 from actions.services.yamlfiles import CONTENT_DIR, load_yaml
 from actions.storage import config
 from actions.storage.crypto import person_id
+from channels.addresses import AddressBook, Undeliverable, output_factory
 from channels.base import channel_blueprint
+from channels.common import recent_ids, split_text, unsupported_input_text
 from channels.erase import MARKER, erase_conversation
 from channels.guard import fetch_tracker, guard_message
+from channels.handoff import register_output
+from channels.turns import take_turn
 
 logger = logging.getLogger(__name__)
 
@@ -91,12 +100,8 @@ MAX_SID_LENGTH = 64
 # Twilio's limit for one message body.
 MAX_MESSAGE_CHARS = 1600
 SESSION_WINDOW = timedelta(hours=24)
-SEEN_TTL_SECONDS = 3600.0
-SEEN_MAX = 10_000
 STATUS_MAX = 10_000
 TWILIO_TIMEOUT_SECONDS = 10.0
-LANGUAGES = ("es", "en")
-CATALOG = CONTENT_DIR / "channels.yml"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
@@ -156,55 +161,9 @@ class WhatsAppSettings:
         return self.public_url.rstrip("/") + path + (f"?{query}" if query else "")
 
 
-# --- texts ----------------------------------------------------------------------------------
-
-@lru_cache(maxsize=1)
-def _catalog() -> Dict[str, Any]:
-    return load_yaml(CATALOG)
-
-
-def unsupported_input_text(kind: str, language: Optional[str]) -> str:
-    """The polite answer to a message of `kind` (audio, image, ...) that cannot be read."""
-    entry = _catalog()["unsupported_input"][kind]
-    return entry[language if language in LANGUAGES else LANGUAGES[0]]
-
-
 # --- pure helpers ---------------------------------------------------------------------------
 
-_PIECE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 _NUMBER_REPLY = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
-
-
-def split_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> List[str]:
-    """`text` in parts of at most `limit` characters, cut after sentences or lines."""
-    pieces: List[str] = []
-    start = 0
-    for match in _PIECE_END.finditer(text):
-        pieces.append(text[start:match.end()])
-        start = match.end()
-    pieces.append(text[start:])
-    parts: List[str] = []
-    current = ""
-    for piece in pieces:
-        if len((current + piece).strip()) <= limit:
-            current += piece
-            continue
-        if current.strip():
-            parts.append(current.strip())
-        current = ""
-        while len(piece.strip()) > limit:  # one sentence longer than a message
-            head, piece = _cut_words(piece.strip(), limit)
-            parts.append(head)
-        current = piece
-    if current.strip():
-        parts.append(current.strip())
-    return parts
-
-
-def _cut_words(text: str, limit: int) -> Tuple[str, str]:
-    cut = text.rfind(" ", 0, limit + 1)
-    cut = cut if cut > 0 else limit
-    return text[:cut].strip(), text[cut:]
 
 
 def numbered(text: Optional[str], buttons: Sequence[Mapping[str, Any]]) -> str:
@@ -233,6 +192,16 @@ def selected_payload(text: str, buttons: Sequence[Mapping[str, Any]]) -> Optiona
     if 1 <= position <= len(buttons) and buttons[position - 1].get("payload"):
         return str(buttons[position - 1]["payload"])
     return None
+
+
+def campaign_metadata(text: str, tracker: Optional[DialogueStateTracker]
+                      ) -> Optional[Dict[str, str]]:
+    """`metadata["campaign"]` when the first message of a conversation names a known campaign
+    code: the text a consulate's wa.me link prefills (actions/services/campaigns.py)."""
+    if tracker is not None and any(isinstance(e, UserUttered) for e in tracker.events):
+        return None
+    code = campaign_from_text(text)
+    return {METADATA_CAMPAIGN: code} if code else None
 
 
 def within_session_window(last_user_message_at: Optional[datetime], now: datetime) -> bool:
@@ -272,34 +241,6 @@ def is_address(value: Optional[str]) -> bool:
 
 
 # --- bounded in-memory records --------------------------------------------------------------
-
-class RecentIds:
-    """Ids seen in the last `ttl` seconds, at most `maxsize` of them (oldest dropped)."""
-
-    def __init__(self, ttl: float = SEEN_TTL_SECONDS, maxsize: int = SEEN_MAX,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._ttl, self._maxsize, self._clock = ttl, maxsize, clock
-        self._seen: "OrderedDict[str, float]" = OrderedDict()
-
-    def add(self, key: str) -> bool:
-        """Records `key`; False when it was already seen within the time to live."""
-        now = self._clock()
-        while self._seen and next(iter(self._seen.values())) <= now - self._ttl:
-            self._seen.popitem(last=False)
-        if key in self._seen:
-            return False
-        self._seen[key] = now
-        while len(self._seen) > self._maxsize:
-            self._seen.popitem(last=False)
-        return True
-
-    def discard(self, key: str) -> None:
-        """Forgets `key`, so a retry of a message that failed is processed."""
-        self._seen.pop(key, None)
-
-    def __len__(self) -> int:
-        return len(self._seen)
-
 
 class DeliveryStatuses:
     """The latest status of each of the last `maxsize` messages, and counts per status."""
@@ -371,7 +312,7 @@ class WhatsAppOutput(OutputChannel):
         return CHANNEL
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
-        for part in split_text(text or ""):
+        for part in split_text(text or "", MAX_MESSAGE_CHARS):
             await self._create(recipient_id, body=part)
 
     async def send_text_with_buttons(self, recipient_id: Text, text: Text,
@@ -464,11 +405,15 @@ class WhatsAppChannel(InputChannel):
     """Receives WhatsApp messages and delivery reports from Twilio (module docstring)."""
 
     def __init__(self, settings: WhatsAppSettings,
-                 client_factory: ClientFactory = twilio_client) -> None:
+                 client_factory: ClientFactory = twilio_client,
+                 addresses: Optional[AddressBook] = None) -> None:
         self.settings = settings
+        # Numbers per conversation, for staff replies (channels/addresses.py); None: not kept.
+        self.addresses = addresses
+        self._get_agent: Callable[[], Any] = lambda: None
         self._client_factory = client_factory
         self._validator = RequestValidator(settings.auth_token)
-        self.seen = RecentIds()
+        self.seen = recent_ids("whatsapp")
         self.statuses = DeliveryStatuses()
 
     @classmethod
@@ -478,7 +423,7 @@ class WhatsAppChannel(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WhatsAppChannel":
         config.id_key()  # fail at start-up, not on the first message
-        return cls(WhatsAppSettings.from_credentials(credentials))
+        return cls(WhatsAppSettings.from_credentials(credentials), addresses=AddressBook())
 
     def output(self, recipients: Optional[Mapping[str, str]] = None,
                status_callback: Optional[str] = None) -> WhatsAppOutput:
@@ -487,10 +432,35 @@ class WhatsAppChannel(InputChannel):
             self.settings, self._client_factory(self.settings), recipients,
             status_callback or self.settings.url(DEFAULT_ROUTE + "/status"))
 
+    async def send_to_address(self, conversation_id: str, address: str,
+                              message: Dict[str, Any]) -> None:
+        """Sends a message the system starts (a staff reply) to a remembered number: free
+        text within 24 hours of the person's last message, else the template
+        (`send_system_message`), whose variable {{1}} is the date of that last message."""
+        tracker = await fetch_tracker(self._get_agent(), conversation_id)
+        last = last_user_message_at(tracker)
+        text = numbered(message.get("text"), message.get("buttons") or [])
+        output = self.output({conversation_id: address})
+        try:
+            await output.send_system_message(
+                conversation_id, text,
+                {"1": (last or datetime.now(timezone.utc)).strftime("%d/%m/%Y")}, last)
+        finally:
+            await output.close()
+        if output.failed or not output.sent:
+            raise Undeliverable("Twilio did not take the message")
+
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
         blueprint = channel_blueprint("retorno_whatsapp")
+        if self.addresses is not None:
+            register_output(CHANNEL, output_factory(CHANNEL, self.addresses,
+                                                    self.send_to_address))
+
+        @blueprint.listener("after_server_start")
+        async def keep_app(app: Any, loop: Any) -> None:
+            self._get_agent = lambda: getattr(app.ctx, "agent", None)
 
         @blueprint.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -562,6 +532,8 @@ class WhatsAppChannel(InputChannel):
         agent = getattr(request.app.ctx, "agent", None)
         sender_id = person_id(CHANNEL, form.get("From"), config.id_key())
         output = self.output({sender_id: form.get("From")}, status_url)
+        if self.addresses is not None:
+            await self.addresses.remember(CHANNEL, sender_id, form.get("From"))
         try:
             tracker = await fetch_tracker(agent, sender_id)
             if kind != "text":
@@ -571,10 +543,14 @@ class WhatsAppChannel(InputChannel):
             text = form.get("Body") or ""
             text = selected_payload(text, last_turn_buttons(tracker)) or text
             message = UserMessage(text, output, sender_id, input_channel=CHANNEL,
-                                  message_id=form.get("MessageSid"))
-            await on_new_message(await guard_message(agent, message, tracker))
+                                  message_id=form.get("MessageSid"),
+                                  metadata=campaign_metadata(text, tracker))
+            await take_turn(on_new_message, message,
+                            prepare=lambda m: guard_message(agent, m, tracker))
             if output.erase_requested and agent is not None:
                 await erase_conversation(agent, sender_id)
+                if self.addresses is not None:
+                    self.addresses.forget(sender_id)
         finally:
             await output.close()
 

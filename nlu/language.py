@@ -6,6 +6,11 @@ language it is in, so the `language` slot keeps the conversation's language othe
 "DUI", "👍"). An explicit request ("english please", "en español") adds `language_choice` too,
 and that choice sticks: the channel guard (`channels/guard.py`) passes the chosen language in the
 message metadata and detection then leaves the conversation's language alone.
+
+A channel may add a first hint in the metadata, `language_hint` ("es"/"en"): the language of the
+person's app (Telegram's `language_code`). It decides only what the message itself cannot (a
+first "DUI" or "ok"), and channels send it only while the conversation has no language yet
+(channels/telegram.py), so it never switches a conversation that already has one.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ SHORT_MESSAGE_WORDS = 2
 # A language request is a short message that names a language.
 MAX_REQUEST_WORDS = 8
 METADATA_KEY = "retorno"  # metadata namespace set by channels/guard.py
+HINT_KEY = "language_hint"  # metadata a channel may set (channels/telegram.py)
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,8 @@ def requested_language(words: List[str], lexicon: Lexicon) -> Optional[str]:
 
 
 def detect_language(
-    text: str, confidences: Dict[str, float], lexicon: Lexicon, locked: Optional[str] = None
+    text: str, confidences: Dict[str, float], lexicon: Lexicon, locked: Optional[str] = None,
+    hint: Optional[str] = None,
 ) -> Verdict:
     """Decides the language of one message.
 
@@ -89,6 +96,8 @@ def detect_language(
         confidences: the statistical detector's confidence per language code (0-1).
         lexicon: short words and language names.
         locked: the language the user chose explicitly earlier, if any.
+        hint: the channel's guess for a conversation without a language yet (the language
+            of the person's app); used only when the message itself does not tell.
     """
     words = normalize(text).split()
     requested = requested_language(words, lexicon)
@@ -96,8 +105,9 @@ def detect_language(
         return Verdict(language=requested, requested=requested)
     if locked in LANGUAGES:
         return Verdict()
+    unclear = Verdict(language=hint if hint in LANGUAGES else None)
     if not words:
-        return Verdict()
+        return unclear
     if len(words) > SHORT_MESSAGE_WORDS:
         best = max(confidences, key=confidences.get, default=None)
         if best is not None and confidences[best] >= MIN_CONFIDENCE:
@@ -106,7 +116,7 @@ def detect_language(
     votes = {lang: sum(w in lexicon.short_words[lang] for w in words) for lang in LANGUAGES}
     if votes["es"] != votes["en"]:
         return Verdict(language=max(votes, key=votes.get))
-    return Verdict()
+    return unclear
 
 
 @lru_cache(maxsize=1)
@@ -141,7 +151,9 @@ class LanguageDetector(RuleComponent):
             text = message.get(TEXT) or ""
             metadata = message.get(METADATA) or {}
             locked = (metadata.get(METADATA_KEY) or {}).get("language_choice")
-            verdict = detect_language(text, lingua_confidences(text), self._lexicon, locked)
+            hint = metadata.get(HINT_KEY)
+            verdict = detect_language(text, lingua_confidences(text), self._lexicon, locked,
+                                      hint if isinstance(hint, str) else None)
             for name, value in (("language", verdict.language),
                                 ("language_choice", verdict.requested)):
                 if value:

@@ -115,6 +115,30 @@ def action_server_url(storage_env):
 
 
 @pytest.fixture(scope="session")
+def rasa_server(model_path, action_server_url, storage_env, tmp_path_factory):
+    """`rasa run` exactly as `make run` starts it (every channel of bot/credentials.yml),
+    with a fresh SQLite tracker store; yields (base URL, tracker database file)."""
+    tracker_db = tmp_path_factory.mktemp("rasa") / "tracker.db"
+    port = free_port()
+    env = {**os.environ, **storage_env, "RASA_TELEMETRY_ENABLED": "false",
+           "TF_CPP_MIN_LOG_LEVEL": "2",
+           "ACTION_ENDPOINT_URL": action_server_url, "TRACKER_STORE_DIALECT": "sqlite",
+           "TRACKER_STORE_URL": f"sqlite:///{tracker_db}"}
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "rasa"), "run", "--model", str(model_path),
+         "--endpoints", "bot/endpoints.yml", "--credentials", "bot/credentials.yml",
+         "--port", str(port)],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/webhooks/rest/", process, seconds=180)
+        yield f"http://127.0.0.1:{port}", tracker_db
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
 def agent(model_path, action_server_url):
     """The trained assistant in this process (in-memory tracker store)."""
     from rasa.core.agent import Agent
@@ -139,7 +163,9 @@ def conversation(agent):
         async def say(self, text):
             collector = CollectingOutputChannel()
             message = UserMessage(text, collector, self.sender_id, input_channel="rest")
-            await agent.handle_message(await guard_message(agent, message))
+            guarded = await guard_message(agent, message)
+            if guarded is not None:  # None: a staff member holds the conversation
+                await agent.handle_message(guarded)
             messages, erase = take_erase_marker(collector.messages)
             if erase:
                 await erase_conversation(agent, self.sender_id)

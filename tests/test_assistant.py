@@ -62,7 +62,8 @@ async def test_crisis_gets_numbers_first_then_a_person(
     messages = await conversation.say(message)
     assert messages[0]["text"] == answer_text(f"utter_crisis_{kind}", language)
     assert number in messages[0]["text"]
-    assert messages[1]["buttons"][0]["payload"] == "/request_human"
+    # Then a person, and the consent to share, in one tap (tests/test_handoff_flow.py).
+    assert [b["payload"] for b in messages[1]["buttons"]] == ["/affirm", "/deny"]
 
 
 async def test_crisis_interrupts_any_conversation(conversation):
@@ -147,6 +148,7 @@ async def test_office_for_the_users_place(conversation, turns, expected_start):
     assert messages[0]["text"].startswith(expected_start)
 
 
-async def test_asking_for_a_person_is_answered_honestly(conversation):
+async def test_asking_for_a_person_asks_consent_to_share_first(conversation):
     messages = await conversation.say("quiero hablar con una persona")
-    assert "911" in messages[0]["text"]
+    assert "necesito su permiso" in messages[0]["text"]
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/affirm", "/deny"]

@@ -160,3 +160,20 @@ def test_the_check_fails_on_a_registration_question_without_its_twin(content_cop
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
     assert any("questions.intake_phone: no en version" in e
                for e in content.check(content_copy).errors)
+
+
+def test_the_check_fails_on_a_web_chat_text_without_its_twin(content_copy):
+    path = content_copy / "webchat.yml"
+    data = yaml.safe_load(path.read_text())
+    del data["send"]["en"]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    assert "webchat.yml:send: no en version" in content.check(content_copy).errors
+
+
+def test_the_check_fails_on_a_bad_campaign(content_copy):
+    path = content_copy / "campaigns.yml"
+    data = yaml.safe_load(path.read_text())
+    data["campaigns"]["CONS-LA01"]["language"] = "fr"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    assert any("CONS-LA01 language must be es or en" in e
+               for e in content.check(content_copy).errors)

@@ -23,6 +23,9 @@ from typing import Any, Dict, Iterable, List, Optional
 import yaml
 from babel.dates import format_date
 
+from actions.services.campaigns import check_catalog as check_campaigns
+from actions.services.teams import check_teams
+from actions.services.territory import load_territory
 from actions.services.yamlfiles import CONTENT_DIR, PROJECT_ROOT, load_yaml
 
 LANGUAGES = ("es", "en")
@@ -84,6 +87,12 @@ def load_messages(content_dir: Path = CONTENT_DIR) -> Dict[str, Any]:
 def messages() -> Dict[str, Any]:
     """The message catalog, read on first use (restart the action server after editing)."""
     return load_messages()
+
+
+@lru_cache(maxsize=1)
+def continuity_messages() -> Dict[str, Any]:
+    """What the continuity-code actions say (content/continuity.yml), read on first use."""
+    return load_yaml(CONTENT_DIR / "continuity.yml")
 
 
 # --- checking -----------------------------------------------------------------------------
@@ -179,19 +188,26 @@ def check(content_dir: Path = CONTENT_DIR, today: Optional[dt.date] = None) -> P
     for key in ("footer", "undated"):
         if set(messages.get(key) or {}) != set(LANGUAGES):
             problems.errors.append(f"messages.yml:{key}: needs es and en")
-    for key, entry in (messages.get("actions") or {}).items():
-        _check_texts(f"messages.yml:actions.{key}", entry, ("text",), MAX_ANSWER, problems)
-        buttons = {lang: len((entry.get(lang) or {}).get("buttons") or []) for lang in LANGUAGES}
-        if len(set(buttons.values())) > 1:
-            problems.errors.append(f"messages.yml:actions.{key}: buttons differ between languages")
+    _check_action_messages("messages.yml", messages, problems)
+    _check_action_messages("continuity.yml", load_yaml(content_dir / "continuity.yml"),
+                           problems)
 
     _check_intake(load_yaml(content_dir / "intake.yml"), problems)
+    _check_handoff(content_dir, problems)
+    problems.errors.extend(_check_desk(content_dir))
     channels = load_yaml(content_dir / "channels.yml") or {}
     for group, entries in channels.items():
         for key, entry in (entries or {}).items():
             for lang in LANGUAGES:
                 if not str((entry or {}).get(lang) or "").strip():
                     problems.errors.append(f"channels.yml:{group}.{key}: no {lang} version")
+
+    webchat = load_yaml(content_dir / "webchat.yml") or {}
+    for key, entry in webchat.items():
+        for lang in LANGUAGES:
+            if not str((entry or {}).get(lang) or "").strip():
+                problems.errors.append(f"webchat.yml:{key}: no {lang} version")
+    problems.errors.extend(check_campaigns(load_yaml(content_dir / "campaigns.yml") or {}))
 
     offices = load_offices(content_dir)
     check_sourced("offices.yml:national", offices.get("national", {}), problems, today)
@@ -204,6 +220,44 @@ def check(content_dir: Path = CONTENT_DIR, today: Optional[dt.date] = None) -> P
         check_sourced(name, office, problems, today)
         _check_texts(name, office, ("text",), MAX_SHORT, problems)
     return problems
+
+
+def _check_action_messages(file_name: str, catalog: Dict[str, Any], problems: Problems
+                           ) -> None:
+    """Messages that actions compose (`actions:` of a catalog) exist in both languages."""
+    for key, entry in ((catalog or {}).get("actions") or {}).items():
+        name = f"{file_name}:actions.{key}"
+        _check_texts(name, entry, ("text",), MAX_ANSWER, problems)
+        buttons = {lang: len((entry.get(lang) or {}).get("buttons") or []) for lang in LANGUAGES}
+        if len(set(buttons.values())) > 1:
+            problems.errors.append(f"{name}: buttons differ between languages")
+
+
+def _check_handoff(content_dir: Path, problems: Problems) -> None:
+    """The teams (municipalities, hours, fallback) and the handoff messages in both languages."""
+    territory = load_territory(content_dir / "territory.yml")
+    problems.errors.extend(check_teams(load_yaml(content_dir / "teams.yml"),
+                                       territory.municipalities))
+    handoff = load_yaml(content_dir / "handoff.yml") or {}
+    if not (handoff.get("consent") or {}).get("version"):
+        problems.errors.append("handoff.yml:consent: no version")
+    for key, entry in (handoff.get("messages") or {}).items():
+        _check_texts(f"handoff.yml:messages.{key}", entry, ("text",), MAX_ANSWER, problems)
+        buttons = {lang: len((entry.get(lang) or {}).get("buttons") or []) for lang in LANGUAGES}
+        if len(set(buttons.values())) > 1:
+            problems.errors.append(f"handoff.yml:messages.{key}: buttons differ between languages")
+        params = {lang: set(_PLACEHOLDER.findall(str((entry.get(lang) or {}).get("text", ""))))
+                  for lang in LANGUAGES}
+        if params["es"] != params["en"]:
+            problems.errors.append(f"handoff.yml:messages.{key}: placeholders differ between "
+                                   "languages")
+
+
+def _check_desk(content_dir: Path) -> List[str]:
+    """The staff desk's texts (content/desk.yml), checked by their own module."""
+    from channels.desk.texts import check_catalog  # no Rasa import; the desk owns its format
+
+    return check_catalog(load_yaml(content_dir / "desk.yml"))
 
 
 def _check_intake(intake: Dict[str, Any], problems: Problems) -> None:

@@ -34,7 +34,8 @@ def rotate_all(session: Session, cipher: Cipher) -> int:
     for table, columns in groupby(encrypted_columns(), key=lambda column: column.table):
         names = [column.name for column in columns]
         raw = [sa.type_coerce(table.c[name], sa.Text).label(name) for name in names]
-        rows = session.execute(sa.select(table.c.id, *raw)).mappings().all()
+        (key,) = table.primary_key.columns  # every table has a one-column primary key
+        rows = session.execute(sa.select(key.label("id"), *raw)).mappings().all()
         updates = []
         for row in rows:
             new = {f"new_{name}": None if row[name] is None else cipher.rotate(row[name])
@@ -42,7 +43,7 @@ def rotate_all(session: Session, cipher: Cipher) -> int:
             rotated += sum(value is not None for value in new.values())
             updates.append({"row_id": row["id"], **new})
         if updates:
-            statement = (sa.update(table).where(table.c.id == sa.bindparam("row_id"))
+            statement = (sa.update(table).where(key == sa.bindparam("row_id"))
                          .values({name: sa.bindparam(f"new_{name}", type_=sa.Text)
                                   for name in names}))
             session.execute(statement, updates)

@@ -17,9 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from actions.storage import addresses, links
 from actions.storage.db import StorageError
-from actions.storage.models import (CONTACT_PREFERENCES, PURPOSES, RETURN_TYPES, Consent,
-                                    DeletionReceipt, Intake, Person, utcnow)
+from actions.storage.models import (CONTACT_PREFERENCES, PURPOSES, RETURN_TYPES, AuditLog,
+                                    CaseMessage, ChannelAddress, Consent, DeletionReceipt,
+                                    HandoffCase, Intake, LinkCode, Person, PersonLink, utcnow)
 
 # Rasa 3.6's SQLTrackerStore keeps every conversation event in this table.
 TRACKER_EVENTS = sa.table("events", sa.column("sender_id", sa.String),
@@ -171,8 +173,13 @@ def delete_person(session: Session, person_id: str, tracker_engine: Optional[Eng
     transaction when the tracker store is the same database.
     """
     _check_person_id(person_id)
-    counts = _delete_person_rows(session, person_id)
-    senders = list(sender_ids)
+    senders = list(sender_ids) + links.previous_senders(session, person_id)
+    aliases = list(session.execute(sa.select(PersonLink.alias_id)
+                                   .where(PersonLink.person_id == person_id)).scalars())
+    counts = links.delete_links(session, person_id)
+    counts["channel_address"] = addresses.delete_for_person(session, [person_id, *aliases],
+                                                            senders)
+    counts.update(_delete_person_rows(session, person_id))
     counts["tracker_events"] = 0
     if tracker_engine is not None and senders:
         with _tracker_connection(session, tracker_engine) as connection:
@@ -184,14 +191,30 @@ def delete_person(session: Session, person_id: str, tracker_engine: Optional[Eng
 
 def purge_expired(session: Session, now: dt.datetime, intake_days: int, transcript_days: int,
                   tracker_engine: Optional[Engine] = None) -> dict[str, int]:
-    """Delete intakes unchanged for `intake_days` (with their person and consents) and
-    tracker events older than `transcript_days`; one receipt per person, one for events."""
+    """Delete intakes unchanged for `intake_days` (with their person, consents and cases),
+    the transcripts of handoff cases closed more than `transcript_days` ago, and tracker
+    events older than `transcript_days`; one receipt per person, one for transcripts, one for
+    events."""
     intake_cutoff, transcript_cutoff = _cutoffs(now, intake_days, transcript_days)
-    totals = {"intake": 0, "consent": 0, "person": 0, "tracker_events": 0}
+    totals = {"case_message": 0, "handoff_case": 0, "intake": 0, "consent": 0, "person": 0,
+              "link_code": 0, "person_link": 0, "channel_address": 0, "tracker_events": 0}
     for person_id in session.execute(_expired_people(intake_cutoff)).scalars().all():
         counts = delete_person(session, person_id, reason="retention")
         for name, count in counts.items():
             totals[name] += count
+    transcripts = session.execute(
+        sa.delete(CaseMessage).where(CaseMessage.case_id.in_(
+            _closed_cases(now, transcript_days).scalar_subquery()))
+        .execution_options(synchronize_session=False)).rowcount
+    if transcripts:
+        session.add(DeletionReceipt(reason="retention", what={"case_message": transcripts},
+                                    deleted_at=utcnow()))
+    totals["case_message"] += transcripts
+    stale = addresses.purge_before(session, _datetime(transcript_cutoff))
+    if stale:
+        session.add(DeletionReceipt(reason="retention", what={"channel_address": stale},
+                                    deleted_at=utcnow()))
+    totals["channel_address"] += stale
     if tracker_engine is not None:
         with _tracker_connection(session, tracker_engine) as connection:
             events = _delete_tracker_events(
@@ -208,10 +231,21 @@ def count_expired(session: Session, now: dt.datetime, intake_days: int, transcri
     """What `purge_expired` would delete, without deleting anything."""
     intake_cutoff, transcript_cutoff = _cutoffs(now, intake_days, transcript_days)
     people = _expired_people(intake_cutoff).scalar_subquery()
+    cases = sa.select(HandoffCase.id).where(sa.or_(
+        HandoffCase.person_id.in_(people),
+        HandoffCase.id.in_(_closed_cases(now, transcript_days).scalar_subquery())))
     counts = {
+        "case_message": _count(session, CaseMessage,
+                               CaseMessage.case_id.in_(cases.scalar_subquery())),
+        "handoff_case": _count(session, HandoffCase, HandoffCase.person_id.in_(people)),
         "intake": _count(session, Intake, Intake.person_id.in_(people)),
         "consent": _count(session, Consent, Consent.person_id.in_(people)),
         "person": _count(session, Person, Person.id.in_(people)),
+        "link_code": _count(session, LinkCode, LinkCode.person_id.in_(people)),
+        "person_link": _count(session, PersonLink, PersonLink.person_id.in_(people)),
+        "channel_address": _count(session, ChannelAddress, sa.or_(
+            ChannelAddress.person_id.in_(people),
+            ChannelAddress.updated_at < _datetime(transcript_cutoff))),
         "tracker_events": 0,
     }
     if tracker_engine is not None:
@@ -224,15 +258,34 @@ def count_expired(session: Session, now: dt.datetime, intake_days: int, transcri
 
 
 def _delete_person_rows(session: Session, person_id: str) -> dict[str, int]:
-    """Delete the person's intake, consents and person row; how many of each."""
+    """Delete the person's handoff cases (with their transcripts), intake, consents and person
+    row; how many of each. Audit entries stay, no longer linked to the person."""
     counts = {}
-    for name, model, column in (("intake", Intake, Intake.person_id),
+    cases = sa.select(HandoffCase.id).where(HandoffCase.person_id == person_id)
+    counts["case_message"] = session.execute(
+        sa.delete(CaseMessage).where(CaseMessage.case_id.in_(cases.scalar_subquery()))
+        .execution_options(synchronize_session=False)).rowcount
+    session.execute(sa.update(AuditLog).where(AuditLog.person_id == person_id)
+                    .values(person_id=None).execution_options(synchronize_session=False))
+    for name, model, column in (("handoff_case", HandoffCase, HandoffCase.person_id),
+                                ("intake", Intake, Intake.person_id),
                                 ("consent", Consent, Consent.person_id),
                                 ("person", Person, Person.id)):
         result = session.execute(sa.delete(model).where(column == person_id)
                                  .execution_options(synchronize_session="fetch"))
         counts[name] = result.rowcount
     return counts
+
+
+def _closed_cases(now: dt.datetime, transcript_days: int) -> sa.sql.Select:
+    """The ids of handoff cases closed more than `transcript_days` before `now`."""
+    cutoff = now.astimezone(dt.timezone.utc) - dt.timedelta(days=transcript_days)
+    return sa.select(HandoffCase.id).where(HandoffCase.closed_at < cutoff)
+
+
+def _datetime(timestamp: float) -> dt.datetime:
+    """A UNIX time as a UTC datetime."""
+    return dt.datetime.fromtimestamp(timestamp, tz=dt.timezone.utc)
 
 
 def _expired_people(cutoff: dt.datetime) -> sa.sql.Select:

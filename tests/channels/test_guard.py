@@ -1,10 +1,17 @@
 """Typed text can never act as an intent; only payloads of buttons the bot sent can."""
 
+import json
+
 import pytest
-from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+from rasa.core.channels.channel import UserMessage
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (ActionExecuted, AllSlotsReset, BotUttered,
+                                     ConversationPaused, ConversationResumed, SlotSet,
+                                     UserUttered)
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from channels.guard import MAX_INPUT_CHARS, guarded_metadata, safe_text, sent_payloads
+from channels.guard import (BUTTON_MEMORY, MAX_INPUT_CHARS, GuardState, guard_message,
+                            guard_state, guarded_metadata, safe_text, sent_payloads)
 
 MENU = [{"title": "DUI", "payload": "/ask_dui"},
         {"title": "English", "payload": '/switch_language{"language_choice": "en"}'}]
@@ -52,3 +59,68 @@ def test_clients_cannot_set_our_metadata():
     tracker = tracker_with()
     metadata = guarded_metadata({"retorno": {"language_choice": "en"}, "ref": "x"}, tracker)
     assert metadata == {"ref": "x", "retorno": {"language_choice": None}}
+
+
+SLOTS = Domain.from_dict({"slots": {
+    "language_choice": {"type": "categorical", "values": ["es", "en"], "mappings": []},
+    "handoff_case": {"type": "any", "mappings": []}}}).slots
+
+
+@pytest.mark.parametrize("events", [
+    [],
+    [BotUttered("menu", data={"buttons": MENU})],
+    [SlotSet("language_choice", "en"), UserUttered("/ask_dui")],
+    [SlotSet("language_choice", "en"), AllSlotsReset()],
+    [SlotSet("language_choice", "en"), SlotSet("language_choice", "es"),
+     BotUttered("a"), BotUttered("b", data={"buttons": MENU[:1]})],
+    [BotUttered(str(i), data={"buttons": [{"title": "x", "payload": f"/p{i}"}]})
+     for i in range(BUTTON_MEMORY + 5)],
+    [ConversationPaused()],
+    [ConversationPaused(), ConversationResumed()],
+    [SlotSet("handoff_case", 7)],
+    [SlotSet("handoff_case", 7), SlotSet("handoff_case", None)],
+], ids=["empty", "menu", "choice", "reset", "changed", "old-buttons-forgotten", "paused",
+        "resumed", "case", "case-closed"])
+def test_the_state_read_from_stored_events_is_the_trackers(events):
+    tracker = DialogueStateTracker.from_events("guard-test", events, SLOTS)
+    stored = [json.loads(json.dumps(e.as_dict())) for e in tracker.events]
+    assert GuardState.from_events(stored) == GuardState.from_tracker(tracker)
+
+
+async def test_the_guard_reads_stored_events_when_the_store_offers_them():
+    class Store:
+        def current_event_dicts(self, sender_id):
+            assert sender_id == "s"
+            return [BotUttered("menu", data={"buttons": MENU}).as_dict(),
+                    SlotSet("language_choice", "en").as_dict()]
+
+    class Wrapper:  # as Rasa wraps a tracker store (AwaitableTrackerStore, FailSafe...)
+        _tracker_store = Store()
+
+    class Agent:
+        tracker_store = Wrapper()
+
+    message = await guard_message(Agent(), UserMessage("/ask_dui", sender_id="s"))
+    assert message.text == "/ask_dui"
+    assert message.metadata["retorno"] == {"language_choice": "en"}
+    assert await guard_state(Agent(), "s") == GuardState(
+        frozenset(b["payload"] for b in MENU), "en")
+
+
+async def test_a_held_conversation_is_only_logged_not_given_to_rasa():
+    from rasa.core.lock_store import InMemoryLockStore
+    from rasa.core.tracker_store import InMemoryTrackerStore
+
+    class Agent:
+        tracker_store = InMemoryTrackerStore(Domain.from_dict({"slots": {
+            "handoff_case": {"type": "any", "mappings": []}}}))
+        lock_store = InMemoryLockStore()
+
+    agent = Agent()
+    tracker = await agent.tracker_store.get_or_create_tracker("s")
+    tracker.update(ConversationPaused())
+    await agent.tracker_store.save(tracker)
+    held = await agent.tracker_store.retrieve("s")
+    assert await guard_message(agent, UserMessage("¿sigue ahí?", sender_id="s"), held) is None
+    logged = await agent.tracker_store.retrieve("s")
+    assert logged.is_paused() and logged.latest_message.text == "¿sigue ahí?"

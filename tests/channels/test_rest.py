@@ -1,41 +1,20 @@
 """The REST channel over real HTTP, served by `rasa run` exactly as `make run` starts it."""
 
-import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import PROJECT_ROOT, free_port, wait_for
+
+@pytest.fixture(scope="module")
+def tracker_db(rasa_server):
+    return rasa_server[1]
 
 
 @pytest.fixture(scope="module")
-def tracker_db(tmp_path_factory):
-    return tmp_path_factory.mktemp("rest") / "tracker.db"
-
-
-@pytest.fixture(scope="module")
-def rest_url(model_path, action_server_url, storage_env, tracker_db):
-    port = free_port()
-    env = {**os.environ, **storage_env, "RASA_TELEMETRY_ENABLED": "false",
-           "TF_CPP_MIN_LOG_LEVEL": "2",
-           "ACTION_ENDPOINT_URL": action_server_url, "TRACKER_STORE_DIALECT": "sqlite",
-           "TRACKER_STORE_URL": f"sqlite:///{tracker_db}"}
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "rasa"), "run", "--model", str(model_path),
-         "--endpoints", "bot/endpoints.yml", "--credentials", "bot/credentials.yml",
-         "--port", str(port)],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(f"http://127.0.0.1:{port}/webhooks/rest/", process, seconds=180)
-        yield f"http://127.0.0.1:{port}/webhooks/rest/webhook"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+def rest_url(rasa_server):
+    """The server of tests/conftest.py (`rasa_server`), shared with the web chat's tests."""
+    return f"{rasa_server[0]}/webhooks/rest/webhook"
 
 
 def say(url, sender, message):

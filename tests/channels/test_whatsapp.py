@@ -57,10 +57,10 @@ from twilio.rest import Client
 from actions.storage.config import ConfigError
 from actions.storage.crypto import generate_key, person_id
 from channels.erase import MARKER
+from channels.common import RecentIds
 from channels.whatsapp import (BoundedAsyncTwilioHttpClient, ClientFactory, DeliveryStatuses,
-                               RecentIds, WhatsAppChannel, WhatsAppSettings,
-                               last_user_message_at, numbered, split_text,
-                               within_session_window)
+                               WhatsAppChannel, WhatsAppSettings, last_user_message_at,
+                               numbered, split_text, within_session_window)
 from tests.conftest import PROJECT_ROOT, free_port
 
 FIXTURES = Path(__file__).parent / "fixtures" / "whatsapp"
@@ -545,6 +545,25 @@ async def test_the_conversation_id_is_pseudonymous(whatsapp, id_key):
     assert set(message.metadata) == {"retorno"}
 
 
+@pytest.mark.parametrize(
+    "body, earlier, campaign",
+    [
+        ("¡Hola! (código CONS-LA01)", False, "CONS-LA01"),
+        ("hello, my code is cons-la01", False, "CONS-LA01"),
+        ("Hola, mi código es CONS-XX99.", False, None),  # not in content/campaigns.yml
+        ("¡Hola! (código CONS-LA01)", True, None),  # not the first message
+    ],
+)
+async def test_the_first_message_carries_a_consular_campaign_code(whatsapp, body, earlier,
+                                                                  campaign):
+    if earlier:
+        await whatsapp.agent.remember(whatsapp.sender_id, *menu_turn())
+    await whatsapp.post(WEBHOOK, with_fields(payload("text_message"), Body=body))
+    message = whatsapp.agent.received[0]
+    assert message.text == body
+    assert message.metadata.get("campaign") == campaign
+
+
 async def test_a_twilio_error_is_logged_without_details(whatsapp, caplog):
     whatsapp.twilio.fail_with = json.loads((FIXTURES / "error_invalid_to.json").read_text())
     with caplog.at_level(logging.INFO):
@@ -708,3 +727,20 @@ async def test_end_to_end_hola_gets_the_greeting(agent, fake_twilio, id_key):
     assert all(r["form"]["To"] == PERSON for r in fake_twilio.requests)
     tracker = await agent.tracker_store.retrieve(harness.sender_id)
     assert tracker is not None and tracker.get_latest_input_channel() == "whatsapp"
+
+
+@pytest.mark.parametrize("language, greeting", [("es", "¡Hola! Soy Retorno"), ("en", "Hi! I'm")])
+async def test_end_to_end_a_consulates_prefilled_text_gets_the_pre_return_menu(
+        agent, fake_twilio, id_key, language, greeting):
+    from actions.services.campaigns import whatsapp_text
+
+    channel = WhatsAppChannel(SETTINGS, client_factory=local_client(fake_twilio))
+    body = with_fields(payload("text_message"), Body=whatsapp_text("CONS-LA01", language))
+    async with serve(channel, agent) as base_url:
+        harness = Harness(base_url, channel, agent, fake_twilio, id_key)
+        code, _ = await harness.post(WEBHOOK, body)
+    assert code == 200
+    first = fake_twilio.bodies[0]
+    assert first.startswith(greeting) and "\n\n1. " in first
+    tracker = await agent.tracker_store.retrieve(harness.sender_id)
+    assert tracker.get_slot("campaign") == "CONS-LA01"

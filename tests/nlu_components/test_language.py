@@ -72,3 +72,46 @@ def test_a_new_request_overrides_the_lock(lexicon):
 def test_the_lexicon_has_no_word_in_both_languages(lexicon):
     assert lexicon.short_words["es"] & lexicon.short_words["en"] == frozenset()
     assert lexicon.names["es"] & lexicon.names["en"] == frozenset()
+
+
+# --- the channel's hint (Telegram's language_code) -----------------------------------------
+
+@pytest.mark.parametrize(
+    "text, hint, expected",
+    [
+        ("DUI", "en", "en"),  # too short to tell: the hint decides
+        ("ok", "es", "es"),
+        ("👍", "en", "en"),
+        ("DUI", None, None),
+        ("DUI", "fr", None),  # only es and en are hints
+        ("hola", "en", "es"),  # the message tells: the hint is not needed
+        ("where can i get my dui", "es", "en"),
+        ("necesito mi partida de nacimiento", "en", "es"),
+    ],
+)
+def test_the_hint_decides_only_what_the_message_cannot(lexicon, text, hint, expected):
+    verdict = detect_language(text, lingua_confidences(text), lexicon, hint=hint)
+    assert verdict == Verdict(language=expected)
+
+
+def test_a_locked_choice_wins_over_the_hint(lexicon):
+    assert detect_language("DUI", lingua_confidences("DUI"), lexicon, locked="es",
+                           hint="en") == Verdict()
+
+
+@pytest.mark.parametrize("metadata, expected", [
+    ({"language_hint": "en"}, ["en"]),
+    ({"language_hint": "en", "retorno": {"language_choice": "es"}}, []),
+    ({"language_hint": ["en"]}, []),  # not a string: ignored
+    ({}, []),
+])
+def test_the_component_reads_the_hint_from_the_metadata(lexicon, metadata, expected):
+    from rasa.shared.nlu.constants import METADATA, TEXT
+    from rasa.shared.nlu.training_data.message import Message
+
+    from nlu.language import LanguageDetector
+
+    message = Message(data={TEXT: "DUI", METADATA: metadata})
+    LanguageDetector(lexicon).process([message])
+    assert [e["value"] for e in message.get("entities", []) if e["entity"] == "language"] \
+        == expected

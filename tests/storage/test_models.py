@@ -17,8 +17,11 @@ PERSONAL = {"preferred_name": "Ana Prueba Ejemplo", "skills": "albañilería, so
             "phone": "+503 7000 1234"}
 
 
-def test_the_encrypted_columns_are_the_personal_fields():
-    assert {column.name for column in encrypted_columns()} == set(PERSONAL)
+def test_the_encrypted_columns_are_the_personal_fields_and_sender_ids():
+    assert {f"{column.table.name}.{column.name}" for column in encrypted_columns()} == {
+        *(f"intake.{name}" for name in PERSONAL), "handoff_case.conversation_id",
+        "case_message.text", "link_code.sender", "person_link.previous_sender",
+        "channel_address.address"}
 
 
 def test_personal_fields_are_stored_as_tokens_of_the_current_cipher(factory, engine, cipher,

@@ -22,6 +22,9 @@ NAME = "Ana Prueba Ejemplo"
 PHONE = "+503 7000 1234"
 STORAGE_TABLES = ("person", "consent", "intake", "deletion_receipt")
 NOW = dt.datetime(2026, 1, 15, 12, 0, tzinfo=dt.timezone.utc)
+# Handoff cases deleted with the person (none in these tests; see tests/storage/test_cases.py).
+NO_CASES = {"handoff_case": 0, "case_message": 0}
+NO_LINKS = {"link_code": 0, "person_link": 0, "channel_address": 0}
 
 FULL_INTAKE = IntakeData(
     municipality="San Salvador Centro", district="Mejicanos", return_date=dt.date(2025, 11, 3),
@@ -245,7 +248,7 @@ def test_delete_person_leaves_nothing_referencing_them(factory, engine, tracker_
     with transaction(factory) as session:
         counts = delete_person(session, ana, tracker_engine, sender_ids=[ANA])
 
-    assert counts == {"intake": 1, "consent": 2, "person": 1, "tracker_events": 3}
+    assert counts == {**NO_CASES, **NO_LINKS, "intake": 1, "consent": 2, "person": 1, "tracker_events": 3}
     assert not any(_rows_mentioning(engine, ana).values())
     assert events_of(tracker_engine, ANA) == 0
     assert events_of(tracker_engine, BETO) == 1
@@ -267,7 +270,7 @@ def test_delete_person_shares_the_transaction_when_the_tracker_is_the_same_datab
     add_events(engine, BETO, [1.0])
     with transaction(factory) as session:
         counts = delete_person(session, ana, engine, sender_ids=[ANA])
-    assert counts == {"intake": 0, "consent": 1, "person": 1, "tracker_events": 2}
+    assert counts == {**NO_CASES, **NO_LINKS, "intake": 0, "consent": 1, "person": 1, "tracker_events": 2}
     assert (events_of(engine, ANA), events_of(engine, BETO)) == (0, 1)
 
 
@@ -275,13 +278,13 @@ def test_delete_person_without_a_tracker_table_skips_it_silently(factory, engine
     ana = consenting(ANA)
     with transaction(factory) as session:
         counts = delete_person(session, ana, engine, sender_ids=[ANA])
-    assert counts == {"intake": 0, "consent": 1, "person": 1, "tracker_events": 0}
+    assert counts == {**NO_CASES, **NO_LINKS, "intake": 0, "consent": 1, "person": 1, "tracker_events": 0}
 
 
 def test_delete_person_who_is_unknown_deletes_nothing_but_writes_a_receipt(factory, engine):
     with transaction(factory) as session:
         counts = delete_person(session, pid(ANA))
-    assert counts == {"intake": 0, "consent": 0, "person": 0, "tracker_events": 0}
+    assert counts == {**NO_CASES, **NO_LINKS, "intake": 0, "consent": 0, "person": 0, "tracker_events": 0}
     assert table_rows(engine, "deletion_receipt") == 1
 
 
@@ -304,13 +307,13 @@ def test_purge_expired_deletes_intakes_unchanged_for_the_retention_period(
 
     deleted = {"intake": 1, "consent": 1, "person": 1} if purged else dict.fromkeys(
         ("intake", "consent", "person"), 0)
-    assert counts == expected == {**deleted, "tracker_events": 0}
+    assert counts == expected == {**NO_CASES, **NO_LINKS, **deleted, "tracker_events": 0}
     with factory() as session:
         assert (get_intake(session, ana) is None) is purged
         assert get_intake(session, beto) is not None
         receipts = session.execute(sa.select(DeletionReceipt)).scalars().all()
     assert [(r.reason, r.what) for r in receipts] == (
-        [("retention", {**deleted, "tracker_events": 0})] if purged else [])
+        [("retention", {**NO_CASES, **NO_LINKS, **deleted, "tracker_events": 0})] if purged else [])
 
 
 def test_purge_expired_deletes_tracker_events_older_than_the_transcript_period(
@@ -327,7 +330,7 @@ def test_purge_expired_deletes_tracker_events_older_than_the_transcript_period(
     with transaction(factory) as session:
         counts = purge_expired(session, NOW, 730, 180, tracker_engine=tracker_engine)
 
-    assert counts == {"intake": 0, "consent": 0, "person": 0, "tracker_events": 2}
+    assert counts == {**NO_CASES, **NO_LINKS, "intake": 0, "consent": 0, "person": 0, "tracker_events": 2}
     assert (events_of(tracker_engine, ANA), events_of(tracker_engine, BETO)) == (1, 1)
     with factory() as session:
         receipt = session.execute(sa.select(DeletionReceipt)).scalar_one()

@@ -4,12 +4,17 @@ import json
 import sqlite3
 
 import pytest
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import SlotSet, UserUttered
+from rasa.shared.core.events import (ActionExecuted, BotUttered, SessionStarted, SlotSet,
+                                     UserUttered)
 from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy.engine import make_url
 
 from actions.storage.crypto import Cipher, generate_key, use_cipher
-from actions.storage.tracker_store import EncryptedSQLTrackerStore
+from actions.storage.tracker_store import (CACHE_SIZE_VARIABLE, EncryptedSQLTrackerStore,
+                                           encrypt_event_data)
 
 DOMAIN = Domain.from_dict({"slots": {"intake_phone": {"type": "any", "mappings": []}}})
 
@@ -45,3 +50,126 @@ async def test_rows_written_before_encryption_are_still_read(store):
             ("s", "user", 2e9, json.dumps(UserUttered("adios", timestamp=2e9).as_dict())))
     loaded = await tracker_store.retrieve("s")
     assert [e.text for e in loaded.events if isinstance(e, UserUttered)] == ["hola", "adios"]
+
+
+# The per-process cache of parsed events: every read must equal what Rasa's own store reads.
+
+SESSION_DOMAIN = Domain.from_dict({"slots": {"intake_phone": {"type": "any", "mappings": []}},
+                                   "session_config": {"session_expiration_time": 60}})
+
+
+def store_options(url):
+    """Rasa's tracker store settings (as in bot/endpoints*.yml) for a database URL."""
+    url = make_url(url)
+    if url.get_backend_name() == "sqlite":
+        return {"dialect": "sqlite", "db": url.database}
+    return {"dialect": "postgresql", "host": url.host, "port": url.port,
+            "db": url.database, "username": url.username}
+
+
+def new_store(url, cache_size=None, monkeypatch=None):
+    if cache_size is not None:
+        monkeypatch.setenv(CACHE_SIZE_VARIABLE, str(cache_size))
+    return EncryptedSQLTrackerStore(domain=SESSION_DOMAIN, **store_options(url))
+
+
+def plain_store(url):
+    """Rasa's own reading of the same database (no cache)."""
+    return SQLTrackerStore(domain=SESSION_DOMAIN, **store_options(url))
+
+
+def as_json(tracker):
+    return [e.as_dict() for e in tracker.events] if tracker is not None else None
+
+
+async def conversation(store, sender, *texts):
+    tracker = await store.retrieve(sender) or DialogueStateTracker.from_events(
+        sender, [ActionExecuted("action_session_start"), SessionStarted(),
+                 ActionExecuted("action_listen")], SESSION_DOMAIN.slots)
+    for text in texts:
+        tracker.update(UserUttered(text))
+        tracker.update(BotUttered(f"re: {text}"))
+        tracker.update(ActionExecuted("action_listen"))
+        await store.save(tracker)
+        tracker = await store.retrieve(sender)
+    return tracker
+
+
+@pytest.fixture
+def keys():
+    use_cipher(Cipher([generate_key()]))
+    encrypt_event_data()  # Rasa's store in these tests reads the same encrypted column
+    yield
+    use_cipher(None)
+
+
+async def test_cached_reads_equal_rasas_reads(empty_database_url, keys):
+    store = new_store(empty_database_url)
+    tracker = await conversation(store, "a", "hola", "dui", "gracias")
+    assert len(store.cache) == 1
+    assert as_json(tracker) == as_json(await plain_store(empty_database_url).retrieve("a"))
+    assert [e.text for e in tracker.events if isinstance(e, UserUttered)] == [
+        "hola", "dui", "gracias"]
+
+
+async def test_writes_by_another_process_are_seen(empty_database_url, keys):
+    ours, theirs = new_store(empty_database_url), new_store(empty_database_url)
+    await conversation(ours, "a", "hola")
+    await conversation(theirs, "a", "otra cosa")  # e.g. a second Rasa worker
+    tracker = await ours.retrieve("a")
+    assert as_json(tracker) == as_json(await plain_store(empty_database_url).retrieve("a"))
+    assert [e.text for e in tracker.events if isinstance(e, UserUttered)] == [
+        "hola", "otra cosa"]
+
+
+async def test_deleted_conversations_are_not_served_from_memory(empty_database_url, keys):
+    store = new_store(empty_database_url)
+    await conversation(store, "a", "hola", "dui")
+    with store.engine.begin() as connection:
+        connection.execute(sa.text("DELETE FROM events WHERE sender_id = 'a'"))
+    assert await store.retrieve("a") is None
+    assert store.current_event_dicts("a") == []
+
+
+async def test_a_new_session_is_read_as_rasa_reads_it(empty_database_url, keys):
+    store = new_store(empty_database_url)
+    tracker = await conversation(store, "a", "hola")
+    for event in [ActionExecuted("action_session_start"), SessionStarted(),
+                  ActionExecuted("action_listen"), UserUttered("de nuevo")]:
+        tracker.update(event)
+    await store.save(tracker)
+    mine = await store.retrieve("a")
+    assert as_json(mine) == as_json(await plain_store(empty_database_url).retrieve("a"))
+    assert [e.text for e in mine.events if isinstance(e, UserUttered)] == ["de nuevo"]
+
+
+async def test_reading_does_not_change_what_is_remembered(empty_database_url, keys):
+    store = new_store(empty_database_url)
+    await conversation(store, "a", "hola", "dui")
+    before = json.dumps(store.current_event_dicts("a"), sort_keys=True)
+    tracker = await store.retrieve("a")
+    tracker.update(UserUttered("not saved"))
+    assert json.dumps(store.current_event_dicts("a"), sort_keys=True) == before
+
+
+@pytest.mark.parametrize("size, kept", [("0", 0), ("2", 2), ("", 3)])
+async def test_the_cache_is_bounded(empty_database_url, keys, monkeypatch, size, kept):
+    store = new_store(empty_database_url, size, monkeypatch)
+    for sender in ("a", "b", "c"):
+        tracker = await conversation(store, sender, "hola")
+        assert [e.text for e in tracker.events if isinstance(e, UserUttered)] == ["hola"]
+    assert len(store.cache) == kept
+
+
+@pytest.mark.parametrize("value", ["many", "-1"])
+def test_a_wrong_cache_size_stops_the_server(empty_database_url, keys, monkeypatch, value):
+    monkeypatch.setenv(CACHE_SIZE_VARIABLE, value)
+    with pytest.raises(ValueError, match=CACHE_SIZE_VARIABLE):
+        new_store(empty_database_url)
+
+
+def test_sqlite_commits_use_the_write_ahead_log(tmp_path, keys):
+    store = new_store(f"sqlite:///{tmp_path / 't.db'}")
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL

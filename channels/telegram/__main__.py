@@ -1,0 +1,7 @@
+"""`python -m channels.telegram ...` (channels/telegram/webhook.py)."""
+
+import sys
+
+from channels.telegram.webhook import main
+
+sys.exit(main())
