@@ -257,18 +257,25 @@ class HandoffDesk:
         now = self.clock()
         late = await self._db(lambda s: cases.due_for_escalation(s, self.teams, now,
                                                                  self.timeouts))
+        counts = {"escalated": 0, "new": 0, "reminder": 0}
+        # Every server instance sweeps: each step is claimed in the database first, and what
+        # another instance claimed (or staff took meanwhile) is left to it.
         for due in late:
             case = await self._db(lambda s, c=due: cases.escalate(s, c.id, self.teams, now))
+            if case is None:
+                continue
             await self._tell(case, texts.message("escalated", case.language,
                                                  team=self._team_name(case)), "system")
+            counts["escalated"] += 1
         waiting = await self._db(lambda s: cases.due_for_renotify(s, self.teams, now,
                                                                   self.timeouts))
-        counts = {"escalated": len(late), "new": 0, "reminder": 0}
         for due in waiting:
             kind = "new" if due.notify_count == 0 else "reminder"
+            claimed = await self._db(lambda s, c=due: cases.mark_notified(s, c, now))
+            if claimed is None:
+                continue
             recipients = await self._db(lambda s, c=due: cases.staff_of_team(s, c.team))
             await self.notifier.notify(kind, due, recipients)
-            await self._db(lambda s, c=due: cases.mark_notified(s, c.id, now))
             counts[kind] += 1
         return counts
 

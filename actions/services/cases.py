@@ -551,11 +551,21 @@ def due_for_renotify(session: Session, teams: Teams, now: dt.datetime,
     return due
 
 
-def mark_notified(session: Session, case_id: int, now: dt.datetime) -> CaseView:
-    """Record that the team was (re)notified about a case now."""
-    row = _row(session, case_id)
-    row.last_notified_at = now
-    row.notify_count += 1
+def mark_notified(session: Session, case: CaseView, now: dt.datetime) -> Optional[CaseView]:
+    """Claim the (re)notification of `case`, as the sweep found it, for now. Several server
+    instances sweep the same database: only the one whose update finds the case unchanged
+    (still waiting, same version, same count) wins and notifies; the others get None."""
+    result = session.execute(
+        sa.update(HandoffCase)
+        .where(HandoffCase.id == case.id, HandoffCase.status == "waiting",
+               HandoffCase.version == case.version,
+               HandoffCase.notify_count == case.notify_count)
+        .values(last_notified_at=now, notify_count=HandoffCase.notify_count + 1)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        return None
+    row = _row(session, case.id)
+    session.refresh(row)
     _audit(session, "case_notified", now, case_id=row.id, person_id=row.person_id,
            team=row.team, count=row.notify_count)
     session.flush()
@@ -575,15 +585,24 @@ def due_for_escalation(session: Session, teams: Teams, now: dt.datetime,
     return due
 
 
-def escalate(session: Session, case_id: int, teams: Teams, now: dt.datetime) -> CaseView:
-    """Move a waiting case to the fallback team (nobody took it in time)."""
-    row = _row(session, case_id, for_update=True)
-    if row.status != "waiting":
-        raise InvalidState("only a waiting case is escalated")
+def escalate(session: Session, case_id: int, teams: Teams,
+             now: dt.datetime) -> Optional[CaseView]:
+    """Move a waiting case to the fallback team (nobody took it in time). None when it is no
+    longer due: taken, closed or escalated meanwhile, by staff or another server instance
+    sweeping the same database (the update is conditional, so exactly one escalates)."""
+    row = _row(session, case_id)
     from_team = row.team
-    row.team, row.escalated_at = teams.fallback_id, now
-    row.last_notified_at, row.notify_count = None, 0
-    row.version += 1
+    result = session.execute(
+        sa.update(HandoffCase)
+        .where(HandoffCase.id == case_id, HandoffCase.status == "waiting",
+               HandoffCase.escalated_at.is_(None), HandoffCase.team == from_team,
+               HandoffCase.team != teams.fallback_id)
+        .values(team=teams.fallback_id, escalated_at=now, last_notified_at=None,
+                notify_count=0, version=HandoffCase.version + 1)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        return None
+    session.refresh(row)
     _audit(session, "case_escalated", now, case_id=row.id, person_id=row.person_id,
            from_team=from_team, to_team=teams.fallback_id)
     session.flush()

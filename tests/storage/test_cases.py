@@ -444,7 +444,7 @@ def test_escalation_moves_the_case_to_the_fallback_once(factory, sharing, staff)
     case, _ = open_for(factory, sharing(ANA))
     late = MONDAY_9 + dt.timedelta(hours=2)
     with transaction(factory) as session:
-        cases.mark_notified(session, case.id, MONDAY_9)
+        assert cases.mark_notified(session, case, MONDAY_9).notify_count == 1
         escalated = cases.escalate(session, case.id, TEAMS, late)
         assert cases.due_for_escalation(session, TEAMS, late + dt.timedelta(days=1),
                                         TIMEOUTS) == []
@@ -456,8 +456,27 @@ def test_escalation_moves_the_case_to_the_fallback_once(factory, sharing, staff)
     national = staff("staff", ["nacional"])
     with transaction(factory) as session:
         cases.take(session, national, case.id, late)
-        with pytest.raises(InvalidState):
-            cases.escalate(session, case.id, TEAMS, late)
+        assert cases.escalate(session, case.id, TEAMS, late) is None, "taken: no longer due"
+
+
+def test_of_two_instances_sweeping_at_once_one_notifies_and_one_escalates(factory, sharing):
+    """Every server instance sweeps the same database: what one claimed, the other leaves."""
+    case, _ = open_for(factory, sharing(ANA))
+    with transaction(factory) as session:
+        [seen_by_a] = cases.due_for_renotify(session, TEAMS, MONDAY_9, TIMEOUTS)
+        [seen_by_b] = cases.due_for_renotify(session, TEAMS, MONDAY_9, TIMEOUTS)
+    with transaction(factory) as session:
+        assert cases.mark_notified(session, seen_by_a, MONDAY_9).notify_count == 1
+    with transaction(factory) as session:
+        assert cases.mark_notified(session, seen_by_b, MONDAY_9) is None
+    late = MONDAY_9 + dt.timedelta(hours=2)
+    with transaction(factory) as session:
+        assert cases.escalate(session, case.id, TEAMS, late).team == "nacional"
+    with transaction(factory) as session:
+        assert cases.escalate(session, case.id, TEAMS, late) is None
+        assert cases.mark_notified(session, seen_by_a, late) is None, "the case has changed"
+        assert [e.action for e in session.execute(sa.select(AuditLog).where(
+            AuditLog.case_id == case.id)).scalars()].count("case_escalated") == 1
 
 
 @pytest.mark.parametrize("variables, expected", [
