@@ -27,7 +27,8 @@ from rasa_sdk.types import DomainDict
 from actions.services.campaigns import campaign_to_tag
 from actions.storage import config
 from actions.storage.campaign_counts import record_contact
-from actions.storage.db import StorageError, make_engine, session_factory, transaction
+from actions.storage.counters import count_in_transaction
+from actions.storage.db import make_engine, session_factory
 
 logger = logging.getLogger(__name__)
 
@@ -44,17 +45,10 @@ def _sessions() -> Any:
 def count_contact(code: str, channel: str, day: Optional[dt.date] = None) -> bool:
     """Adds one to the campaign's count; False (logged, never raised) when storage failed."""
     day = day or dt.datetime.now(dt.timezone.utc).date()
-    failure = ""
-    for _ in range(2):  # a second try covers two servers creating the day's row at once
-        try:
-            with transaction(_sessions()) as session:
-                record_contact(session, code, channel, day)
-            return True
-        except StorageError as error:
-            failure = error.kind
-        except Exception as error:  # noqa: BLE001 - e.g. an unusable DATABASE_URL
-            failure = type(error).__name__
-            break
+    failure = count_in_transaction(
+        _sessions, lambda session: record_contact(session, code, channel, day))
+    if failure is None:
+        return True
     logger.warning("a campaign contact could not be counted (%s)", failure)
     return False
 

@@ -7,7 +7,8 @@ Routes
   and `Body`: 4xx, never 500. Twilio retries a webhook it thinks failed; a `MessageSid` seen
   in the last hour is answered 200 and not processed again.
 - `POST /webhooks/whatsapp/status`: Twilio's delivery reports (`MessageStatus`, `ErrorCode`),
-  signed the same way; kept in memory (bounded) and logged as counts only; answered 204.
+  signed the same way; counted in the database (`delivery_counts`: channel, day, status,
+  error code, nothing else), the latest kept in memory (bounded); answered 204.
 
 The first message of a conversation that names a known consular campaign code (the text a
 consulate's wa.me link prefills) carries it as `metadata["campaign"]`.
@@ -47,7 +48,8 @@ at start-up with a message naming the setting, never its value; nothing is read 
 
 Seen `MessageSid`s: in Redis when `RETORNO_DEDUPE_REDIS_URL` is set (several Rasa instances
 behind a load balancer answer a retry once between them), else in this process's memory
-(`channels.common.recent_ids`). Delivery statuses are counted per process (logs only).
+(`channels.common.recent_ids`). Delivery reports are counted per day, status and error code in `delivery_counts`
+(`python -m actions.storage.delivery_counts`), and the latest ones kept in memory.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ import os
 import re
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import (Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence,
                     Text, Tuple)
 from urllib.parse import parse_qs
@@ -71,6 +73,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Blueprint, response
 from sanic.request import Request, RequestParameters
 from sanic.response import HTTPResponse
+from sqlalchemy.orm import sessionmaker
 from twilio.base.exceptions import TwilioException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
@@ -79,12 +82,15 @@ from twilio.rest import Client
 from actions.services.campaigns import METADATA_CAMPAIGN, campaign_from_text
 from actions.services.yamlfiles import CONTENT_DIR, load_yaml
 from actions.storage import config
+from actions.storage.counters import count_in_transaction
 from actions.storage.crypto import person_id
+from actions.storage.delivery_counts import record_delivery
 from channels.addresses import AddressBook, Undeliverable, output_factory
 from channels.base import channel_blueprint
 from channels.common import recent_ids, split_text, unsupported_input_text
 from channels.erase import MARKER, erase_conversation
 from channels.guard import fetch_tracker, guard_message
+from channels.handoff import _default_sessions as handoff_sessions
 from channels.handoff import register_output
 from channels.turns import take_turn
 
@@ -406,7 +412,8 @@ class WhatsAppChannel(InputChannel):
 
     def __init__(self, settings: WhatsAppSettings,
                  client_factory: ClientFactory = twilio_client,
-                 addresses: Optional[AddressBook] = None) -> None:
+                 addresses: Optional[AddressBook] = None,
+                 reports: Optional[Callable[[], sessionmaker]] = None) -> None:
         self.settings = settings
         # Numbers per conversation, for staff replies (channels/addresses.py); None: not kept.
         self.addresses = addresses
@@ -415,6 +422,8 @@ class WhatsAppChannel(InputChannel):
         self._validator = RequestValidator(settings.auth_token)
         self.seen = recent_ids("whatsapp")
         self.statuses = DeliveryStatuses()
+        # Where delivery reports are counted (`delivery_counts`); None: in memory only.
+        self._reports = reports
 
     @classmethod
     def name(cls) -> Text:
@@ -423,7 +432,8 @@ class WhatsAppChannel(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WhatsAppChannel":
         config.id_key()  # fail at start-up, not on the first message
-        return cls(WhatsAppSettings.from_credentials(credentials), addresses=AddressBook())
+        return cls(WhatsAppSettings.from_credentials(credentials), addresses=AddressBook(),
+                   reports=handoff_sessions)
 
     def output(self, recipients: Optional[Mapping[str, str]] = None,
                status_callback: Optional[str] = None) -> WhatsAppOutput:
@@ -495,12 +505,24 @@ class WhatsAppChannel(InputChannel):
             except Refused as refused:
                 return _refuse(refused)
             error_code = (form.get("ErrorCode") or "")[:16] or None
-            self.statuses.record(form.get("MessageSid")[:MAX_SID_LENGTH],
-                                 form.get("MessageStatus")[:32], error_code)
+            status = form.get("MessageStatus")[:32]
+            self.statuses.record(form.get("MessageSid")[:MAX_SID_LENGTH], status, error_code)
             logger.info("WhatsApp delivery reports so far: %s", dict(self.statuses.counts))
+            if self._reports is not None:
+                await self._count_report(status, error_code)
             return response.empty(status=204)
 
         return blueprint
+
+    async def _count_report(self, status: str, error_code: Optional[str]) -> None:
+        """Adds the report to `delivery_counts`, off the event loop; a failure is logged by
+        kind and the report is still acknowledged (Twilio would not send it again)."""
+        day: date = datetime.now(timezone.utc).date()
+        failure = await asyncio.to_thread(
+            count_in_transaction, self._reports,
+            lambda session: record_delivery(session, CHANNEL, status, error_code, day))
+        if failure is not None:
+            logger.warning("a WhatsApp delivery report could not be counted (%s)", failure)
 
     def _signed_form(self, request: Request, required: Sequence[str]) -> RequestParameters:
         """The form fields of a request Twilio signed, or Refused (403, 413, 400)."""

@@ -13,6 +13,7 @@ from typing import List, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from actions.storage.counters import add_one
 from actions.storage.models import CampaignContact
 
 MAX_CHANNEL_LENGTH = 32
@@ -26,20 +27,10 @@ class ContactCount:
 
 
 def record_contact(session: Session, code: str, channel: str, day: dt.date) -> None:
-    """Adds one new conversation to the count of `code` on `channel` for `day`.
-
-    An UPDATE first (the common case once the day's row exists), an INSERT when there is no
-    row yet; two servers inserting the same row at once make one of them fail with an
-    IntegrityError, and its transaction is retried by the caller as a whole (rare, harmless).
-    """
-    channel = (channel or "unknown")[:MAX_CHANNEL_LENGTH]
-    table = CampaignContact.__table__
-    updated = session.execute(
-        sa.update(table)
-        .where(table.c.code == code, table.c.channel == channel, table.c.day == day)
-        .values(count=table.c["count"] + 1))
-    if updated.rowcount == 0:
-        session.execute(sa.insert(table).values(code=code, channel=channel, day=day, count=1))
+    """Adds one new conversation to the count of `code` on `channel` for `day`
+    (`actions.storage.counters.add_one`: retry the transaction on an IntegrityError)."""
+    add_one(session, CampaignContact.__table__, code=code,
+            channel=(channel or "unknown")[:MAX_CHANNEL_LENGTH], day=day)
 
 
 def contact_counts(session: Session, since: Optional[dt.date] = None) -> List[ContactCount]:

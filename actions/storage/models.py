@@ -219,6 +219,23 @@ class CampaignContact(Base):
     count = sa.Column(sa.Integer, nullable=False, default=0)
 
 
+class DeliveryCount(Base):
+    """How many delivery reports a channel's provider sent, per day, status and error code
+    (Twilio's status callbacks: delivered, failed 63016, ...), so operators see failures.
+
+    Counts only: no message id, no address, no time of day. `error_code` is '' when none.
+    """
+
+    __tablename__ = "delivery_counts"
+    __table_args__ = (sa.CheckConstraint("count >= 0", name="count"),)
+
+    channel = sa.Column(sa.String(32), primary_key=True)
+    day = sa.Column(sa.Date, primary_key=True)
+    status = sa.Column(sa.String(32), primary_key=True)
+    error_code = sa.Column(sa.String(16), primary_key=True)
+    count = sa.Column(sa.Integer, nullable=False, default=0)
+
+
 def encrypted_columns() -> list[sa.Column]:
     """Every column of every table whose values are encrypted."""
     return [column for table in Base.metadata.sorted_tables for column in table.columns

@@ -54,8 +54,11 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Sanic
 from twilio.rest import Client
 
+from actions.storage import migrate
 from actions.storage.config import ConfigError
 from actions.storage.crypto import generate_key, person_id
+from actions.storage.db import StorageError, make_engine, session_factory
+from actions.storage.delivery_counts import DeliveryTotal, delivery_totals
 from channels.erase import MARKER
 from channels.common import RecentIds
 from channels.whatsapp import (BoundedAsyncTwilioHttpClient, ClientFactory, DeliveryStatuses,
@@ -585,6 +588,42 @@ async def test_status_callbacks_are_counted(whatsapp, caplog):
     assert whatsapp.channel.statuses.latest[failed["MessageSid"]] == ("failed", "63016")
     logged = [r.getMessage() for r in caplog.records if r.name == "channels.whatsapp"]
     assert "'delivered': 1, 'failed': 1" in logged[-1]
+
+
+async def test_status_callbacks_are_counted_in_the_database(fake_twilio, id_key, tmp_path):
+    """Operators read failures from `delivery_counts`: channel, day, status, error code."""
+    url = f"sqlite:///{tmp_path / 'retorno.db'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    factory = session_factory(engine)
+    channel = WhatsAppChannel(SETTINGS, client_factory=local_client(fake_twilio),
+                              reports=lambda: factory)
+    try:
+        async with serve(channel, StubAgent()) as base_url:
+            harness = Harness(base_url, channel, StubAgent(), fake_twilio, id_key)
+            for name in ("status_delivered", "status_failed", "status_failed"):
+                assert (await harness.post(STATUS, payload(name)))[0] == 204
+            assert (await harness.post(STATUS, payload("status_failed"), "wrong"))[0] == 403
+        with factory() as session:
+            totals = delivery_totals(session)
+    finally:
+        engine.dispose()
+    assert totals == [DeliveryTotal("whatsapp", "delivered", "", 1),
+                      DeliveryTotal("whatsapp", "failed", "63016", 2)]
+
+
+async def test_a_report_that_cannot_be_counted_is_still_acknowledged(fake_twilio, id_key,
+                                                                     caplog):
+    def broken():
+        raise StorageError("storage operation failed", kind="OperationalError")
+
+    channel = WhatsAppChannel(SETTINGS, client_factory=local_client(fake_twilio),
+                              reports=broken)
+    async with serve(channel, StubAgent()) as base_url:
+        harness = Harness(base_url, channel, StubAgent(), fake_twilio, id_key)
+        assert (await harness.post(STATUS, payload("status_failed")))[0] == 204
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "a WhatsApp delivery report could not be counted (OperationalError)" in warned
 
 
 def test_delivery_statuses_stay_bounded():
