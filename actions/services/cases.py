@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -36,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from actions.services.teams import Teams, is_open, working_start
-from actions.storage import repository
+from actions.storage import config, repository
 from actions.storage.db import StorageError
 from actions.storage.models import (CASE_OUTCOMES, CASE_PRIORITIES, CASE_REASONS,
                                     MESSAGE_DIRECTIONS, STAFF_ROLES, AuditLog, CaseMessage,
@@ -161,16 +160,7 @@ class HandoffTimeouts:
 
 
 def _minutes(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number of minutes") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive number of minutes")
-    return value
+    return config.positive_int(name, default, "minutes", error=ValueError)
 
 
 # --- staff ---------------------------------------------------------------------------------

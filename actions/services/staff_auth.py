@@ -45,6 +45,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy.orm import Session
 
 from actions.services import cases
+from actions.storage import config
 from actions.storage.models import LoginAttempt, StaffLogin, StaffSession, StaffUser
 
 MIN_PASSWORD_LENGTH = 12
@@ -93,16 +94,7 @@ class AuthSettings:
 
 
 def _number(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be positive")
-    return value
+    return config.positive_int(name, default, error=ValueError)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Type
 
 from sqlalchemy.engine import make_url
 
@@ -67,12 +68,13 @@ def id_key() -> str:
 
 def intake_retention_days() -> int:
     """Days an intake is kept after its last change (`RETORNO_INTAKE_RETENTION_DAYS`)."""
-    return _positive_int("RETORNO_INTAKE_RETENTION_DAYS", DEFAULT_INTAKE_RETENTION_DAYS)
+    return positive_int("RETORNO_INTAKE_RETENTION_DAYS", DEFAULT_INTAKE_RETENTION_DAYS, "days")
 
 
 def transcript_retention_days() -> int:
     """Days conversation events are kept (`RETORNO_TRANSCRIPT_RETENTION_DAYS`)."""
-    return _positive_int("RETORNO_TRANSCRIPT_RETENTION_DAYS", DEFAULT_TRANSCRIPT_RETENTION_DAYS)
+    return positive_int("RETORNO_TRANSCRIPT_RETENTION_DAYS", DEFAULT_TRANSCRIPT_RETENTION_DAYS,
+                        "days")
 
 
 def resolve_sqlite_path(url: str) -> str:
@@ -94,15 +96,18 @@ def _required(name: str) -> str:
     return value
 
 
-def _positive_int(name: str, default: int) -> int:
-    """Variable `name` as a positive whole number, or `default` when unset."""
+def positive_int(name: str, default: int, unit: str = "",
+                 error: Type[Exception] = ConfigError) -> int:
+    """Variable `name` as a positive whole number (of `unit`, for the message), or `default`
+    when unset; `error` names the variable, never its value, when it is not one."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
+    of_unit = f" of {unit}" if unit else ""
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number of days") from None
+        raise error(f"{name} must be a whole number{of_unit}") from None
     if value <= 0:
-        raise ConfigError(f"{name} must be a positive number of days")
+        raise error(f"{name} must be a positive number{of_unit}")
     return value

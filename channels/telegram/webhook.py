@@ -2,6 +2,7 @@
 
 The webhook is registered only by this command, never at import or at server start. It
 prints no secret: the token and the webhook secret never appear in its output or errors.
+The staff desk bot's command (channels/desk/webhook.py) is the same, with its own settings.
 """
 
 from __future__ import annotations
@@ -22,15 +23,15 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 CREDENTIALS_KEY = "channels.telegram.TelegramChannel"
 
 
-def read_credentials(path: Path) -> Optional[Dict[str, Any]]:
-    """This channel's block of a credentials.yml (None when the file or block is absent)."""
+def read_credentials(path: Path, key: str = CREDENTIALS_KEY) -> Optional[Dict[str, Any]]:
+    """A channel's block of a credentials.yml (None when the file or block is absent)."""
     if not path.is_file():
         return None
-    block = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get(CREDENTIALS_KEY)
+    block = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get(key)
     return block if isinstance(block, dict) else None
 
 
-async def run_command(command: str, settings: TelegramSettings,
+async def run_command(command: str, settings: Any,
                       drop_pending_updates: bool = False) -> List[str]:
     """Runs set-webhook, delete-webhook or info; returns the lines to print."""
     connection = BotConnection.open(settings)
@@ -58,10 +59,19 @@ async def run_command(command: str, settings: TelegramSettings,
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """`python -m channels.telegram set-webhook|delete-webhook|info`; prints no secret."""
-    parser = argparse.ArgumentParser(
-        prog="python -m channels.telegram",
+    return webhook_command(
+        argv, prog="python -m channels.telegram", settings_class=TelegramSettings,
+        credentials_key=CREDENTIALS_KEY,
         description="Register the Telegram webhook (settings: bot/credentials.yml or "
                     "TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET, TELEGRAM_PUBLIC_URL).")
+
+
+def webhook_command(argv: Optional[Sequence[str]], *, prog: str, description: str,
+                    settings_class: Any,
+                    credentials_key: str) -> int:
+    """The command line of a bot's webhook: `settings_class.from_credentials` reads the
+    block `credentials_key` of the credentials file (or the environment)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("command", choices=("set-webhook", "delete-webhook", "info"))
     parser.add_argument("--credentials", type=Path, default=Path("bot/credentials.yml"))
     parser.add_argument("--drop-pending-updates", action="store_true",
@@ -70,8 +80,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     required = ("token", "webhook_secret") if args.command == "set-webhook" else ("token",)
     token = ""
     try:
-        settings = TelegramSettings.from_credentials(read_credentials(args.credentials),
-                                                     required=required)
+        settings = settings_class.from_credentials(
+            read_credentials(args.credentials, credentials_key), required=required)
         token = settings.token
         if args.command == "set-webhook":
             settings.webhook_url  # noqa: B018 - raises ConfigError without public_url
@@ -86,4 +96,3 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     print("\n".join(lines))
     return 0
-
