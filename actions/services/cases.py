@@ -204,6 +204,53 @@ def deactivate_staff(session: Session, staff_id: int, now: dt.datetime,
     return _staff_view(row)
 
 
+def set_staff_teams(session: Session, staff_id: int, team_ids: Sequence[str], teams: Teams,
+                    now: dt.datetime, by: Optional[Staff] = None) -> Staff:
+    """Change which teams a staff member serves (an admin, or a command-line tool when `by`
+    is None). Every id must be a configured team; the change is audited."""
+    if by is not None and (not by.active or by.role != "admin"):
+        raise Forbidden("only an admin may change teams")
+    unknown = [team for team in team_ids if team not in teams.by_id]
+    if unknown:
+        raise InvalidRequest("no such team")
+    row = session.get(StaffUser, staff_id)
+    if row is None:
+        raise NotFound("no such staff member")
+    before, after = list(row.teams or ()), list(dict.fromkeys(team_ids))
+    row.teams = after
+    _audit(session, "staff_teams_changed", now, staff=by, changed_staff_id=row.id,
+           from_teams=before, to_teams=after)
+    session.flush()
+    return _staff_view(row)
+
+
+@dataclass(frozen=True)
+class TeamLoad:
+    """A team as an admin sees it: its active members and its open cases, by status."""
+
+    team_id: str
+    members: Tuple[Staff, ...]
+    waiting: int
+    assigned: int
+
+
+def team_overview(session: Session, teams: Teams, by: Staff) -> List[TeamLoad]:
+    """Every configured team with its members and open-case counts (admins only)."""
+    if not by.active or by.role != "admin":
+        raise Forbidden("only an admin sees every team")
+    active = [_staff_view(row) for row in session.execute(
+        sa.select(StaffUser).where(StaffUser.active.is_(True))
+        .order_by(StaffUser.display_name, StaffUser.id)).scalars()]
+    counts: Dict[Tuple[str, str], int] = {
+        (team, status): count for team, status, count in session.execute(
+            sa.select(HandoffCase.team, HandoffCase.status, sa.func.count())
+            .where(HandoffCase.status.in_(OPEN_STATUSES))
+            .group_by(HandoffCase.team, HandoffCase.status))}
+    return [TeamLoad(team_id, tuple(m for m in active if team_id in m.teams),
+                     counts.get((team_id, "waiting"), 0), counts.get((team_id, "assigned"), 0))
+            for team_id in teams.by_id]
+
+
 def get_staff(session: Session, staff_id: int) -> Staff:
     """The staff member `staff_id` (NotFound if there is none)."""
     row = session.get(StaffUser, staff_id)

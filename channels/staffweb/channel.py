@@ -19,7 +19,9 @@ Routes (GET unless said): /login (GET, POST), /logout (POST), /language, /cases 
 filters status, priority, team, age), /cases/<id>, /cases/<id>/messages.json and /cases/summary.json
 (polled by static/console.js), POST /cases/<id>/take|reply|transfer|close|intake|withdraw-consent,
 /cases/<id>/delete (GET asks, POST deletes), /admin/staff (GET, POST), POST
-/admin/staff/<id>/deactivate, /admin/content (the content review report), /static/<file>.
+/admin/staff/<id>/deactivate, /admin/teams (teams, hours, members, open cases; POST
+/admin/teams/<team>/members adds or removes a member), /admin/content (the content review
+report), /static/<file>.
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ AGES = {"any": None, "1h": dt.timedelta(hours=1), "24h": dt.timedelta(hours=24),
         "7d": dt.timedelta(days=7)}
 MAX_QUEUE = 200
 DONE_KEYS = ("taken", "already_taken", "case_closed", "sent", "recorded", "transferred",
-             "closed", "withdrawn", "deleted", "staff_added", "staff_deactivated")
+             "closed", "withdrawn", "deleted", "staff_added", "staff_deactivated",
+             "team_changed")
 Handler = Callable[..., Awaitable[HTTPResponse]]
 CASE_PATH = re.compile(r"^/[\w/]*/cases/\d+")
 
@@ -342,6 +345,44 @@ class Console:
             now = self.now(request)
             await self.db(request, lambda s: cases.deactivate_staff(s, staff_id, now, by=staff))
             return web.redirect(f"{base}/admin/staff?done=staff_deactivated")
+
+        @blueprint.route("/admin/teams", methods=["GET"])
+        @auth
+        async def team_list(request: Request, staff: cases.Staff) -> HTTPResponse:
+            desk_teams = self.desk(request).teams
+
+            def work(session: Session) -> Dict[str, Any]:
+                return {"loads": cases.team_overview(session, desk_teams, staff),
+                        "accounts": [a.staff for a in staff_auth.staff_accounts(session, staff)
+                                     if a.staff.active]}
+
+            return self.page(request, "teams.html", teams=desk_teams,
+                             done=self.done_key(request), **await self.db(request, work))
+
+        @blueprint.route("/admin/teams/<team_id>/members", methods=["POST"])
+        @auth
+        async def team_members(request: Request, staff: cases.Staff,
+                               team_id: str) -> HTTPResponse:
+            """Add a staff member to the team (`change=add`) or take them off it."""
+            desk_teams, now = self.desk(request).teams, self.now(request)
+            if team_id not in desk_teams.by_id:
+                raise cases.NotFound("no such team")
+            try:
+                member_id = int(request.form.get("staff_id") or "")
+            except ValueError:
+                raise cases.InvalidRequest("a staff member is needed") from None
+            adding = request.form.get("change") == "add"
+
+            def work(session: Session) -> None:
+                # Teams no longer configured are dropped with the change (it is audited).
+                current = [t for t in cases.get_staff(session, member_id).teams
+                           if t in desk_teams.by_id and t != team_id]
+                cases.set_staff_teams(session, member_id,
+                                      current + [team_id] if adding else current,
+                                      desk_teams, now, by=staff)
+
+            await self.db(request, work)
+            return web.redirect(f"{base}/admin/teams?done=team_changed")
 
         @blueprint.route("/admin/content", methods=["GET"])
         @auth

@@ -14,7 +14,7 @@ from typing import Any, Optional
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime, format_timedelta
+from babel.dates import format_datetime, format_timedelta, get_day_names
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sanic import response
 from sanic.response import HTTPResponse
@@ -53,7 +53,13 @@ def environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["when"] = when
     env.filters["ago"] = _ago
+    env.filters["weekday"] = weekday
     return env
+
+
+def weekday(index: int, lang: str) -> str:
+    """The name of weekday `index` (0 is Monday) in `lang`, from Babel's locale data."""
+    return get_day_names("wide", locale=i18n.LOCALES[lang])[index]
 
 
 def when(value: Optional[dt.datetime], lang: str) -> str:

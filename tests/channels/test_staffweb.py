@@ -308,7 +308,7 @@ async def test_a_supervisor_of_the_team_may_act_on_a_colleagues_case(console):
     assert console.sent[-1] == ("conv-ana", {"text": "Soy la supervisora"})
 
 
-@pytest.mark.parametrize("path", ["/admin/staff", "/admin/content"])
+@pytest.mark.parametrize("path", ["/admin/staff", "/admin/teams", "/admin/content"])
 @pytest.mark.parametrize("role", ["staff", "supervisor"])
 async def test_only_admins_open_the_admin_pages(console, path, role):
     console.staff("marta", role=role)
@@ -528,6 +528,46 @@ async def test_an_admin_adds_an_account_who_can_then_sign_in_and_deactivates_it(
     with console.sessions() as session:
         assert session.execute(sa.select(sa.func.count()).select_from(StaffUser).where(
             StaffUser.display_name == "Eva")).scalar() == 0
+
+
+async def test_an_admin_sees_the_teams_and_changes_who_is_on_them(console):
+    console.staff("ana", role="admin", teams=())
+    marta = console.staff("marta")
+    await console.open_case()
+    async with console.client() as admin:
+        await login(admin, "ana")
+        page = (await admin.get("/admin/teams")).text
+        centro = page.split('id="team-centro"')[1].split("</section>")[0]
+        assert "San Salvador Centro" in centro and "lunes 08:00–16:00" in centro
+        assert "En espera: 1" in centro and "Marta" in centro
+        csrf = csrf_of(page)
+        added = await admin.post("/admin/teams/nacional/members", data={
+            "csrf": csrf, "staff_id": str(marta.id), "change": "add"})
+        assert added.headers["location"] == f"{BASE}/admin/teams?done=team_changed"
+        with console.sessions() as session:
+            assert session.get(StaffUser, marta.id).teams == ["centro", "nacional"]
+        await admin.post("/admin/teams/centro/members", data={
+            "csrf": csrf, "staff_id": str(marta.id), "change": "remove"})
+        with console.sessions() as session:
+            assert session.get(StaffUser, marta.id).teams == ["nacional"]
+            changes = session.execute(sa.select(AuditLog.detail).where(
+                AuditLog.action == "staff_teams_changed")).scalars().all()
+        assert changes[-1]["to_teams"] == ["nacional"]
+        for bad in ({"staff_id": str(marta.id), "change": "add"},  # no CSRF token
+                    {"csrf": csrf, "staff_id": "x", "change": "add"}):
+            assert (await admin.post("/admin/teams/centro/members", data=bad)).status_code in (
+                400, 403)
+        assert (await admin.post("/admin/teams/nowhere/members", data={
+            "csrf": csrf, "staff_id": str(marta.id), "change": "add"})).status_code == 404
+    async with console.client() as client:
+        await login(client, "marta")  # off Centro: its case is no longer hers to see
+        assert "conv-ana" not in (await client.get("/cases")).text
+        csrf = await page_csrf(client)
+        refused = await client.post("/admin/teams/centro/members", data={
+            "csrf": csrf, "staff_id": str(marta.id), "change": "add"})
+        assert refused.status_code == 403
+    with console.sessions() as session:
+        assert session.get(StaffUser, marta.id).teams == ["nacional"]
 
 
 async def test_the_content_report_page_lists_what_the_review_finds(console, monkeypatch):

@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from actions.services import cases
-from actions.services.cases import (Forbidden, HandoffTimeouts, InvalidState, NotFound,
-                                    TakeOutcome)
+from actions.services.cases import (Forbidden, HandoffTimeouts, InvalidRequest, InvalidState,
+                                    NotFound, TakeOutcome)
 from actions.services.teams import parse_teams
 from actions.storage.db import StorageError, transaction
 from actions.storage.models import AuditLog, HandoffCase
@@ -588,3 +588,28 @@ def test_only_an_admin_deactivates_staff(factory, staff):
     with pytest.raises(Forbidden):
         with transaction(factory) as session:
             cases.deactivate_staff(session, supervisor.id, MONDAY_9, by=supervisor)
+
+
+def test_an_admin_changes_the_teams_of_staff_and_sees_each_teams_load(factory, sharing, staff):
+    admin, marta = staff("admin", [], "Ana"), staff("staff", ["centro"])
+    case, _ = open_for(factory, sharing(ANA))
+    with transaction(factory) as session:
+        loads = {load.team_id: load for load in cases.team_overview(session, TEAMS, admin)}
+    assert [m.id for m in loads["centro"].members] == [marta.id]
+    assert (loads["centro"].waiting, loads["centro"].assigned, loads["nacional"].waiting) == (
+        1, 0, 0)
+    with transaction(factory) as session:
+        moved = cases.set_staff_teams(session, marta.id, ["nacional"], TEAMS, MONDAY_9,
+                                      by=admin)
+    assert moved.teams == ("nacional",)
+    with pytest.raises(Forbidden):
+        with transaction(factory) as session:
+            cases.get_case(session, moved, case.id)
+    for by, teams, error in ((marta, ["centro"], Forbidden),
+                             (admin, ["nowhere"], InvalidRequest)):
+        with pytest.raises(error):
+            with transaction(factory) as session:
+                cases.set_staff_teams(session, marta.id, teams, TEAMS, MONDAY_9, by=by)
+    with pytest.raises(Forbidden):
+        with transaction(factory) as session:
+            cases.team_overview(session, TEAMS, marta)
