@@ -198,11 +198,13 @@ def _keys(username: str, address: str) -> Tuple[Tuple[str, str], Tuple[str, str]
 
 def _locked(session: Session, kind: str, key: str, limit: int, settings: AuthSettings,
             now: dt.datetime) -> bool:
-    """Whether `limit` failures since the last success fall within `window` of each other,
-    the latest less than `lockout` ago."""
+    """Whether `limit` failures (of an account: since its last success) fall within `window`
+    of each other, the latest less than `lockout` ago. A success does not clear an address's
+    count: it may be another account's, so signing in to one's own account between guesses
+    would otherwise lift the per-address limit on guessing everyone else's."""
     last_success = session.execute(sa.select(sa.func.max(LoginAttempt.at)).where(
         LoginAttempt.key_kind == kind, LoginAttempt.key_hash == key,
-        LoginAttempt.success.is_(True))).scalar_one_or_none()
+        LoginAttempt.success.is_(True))).scalar_one_or_none() if kind == "account" else None
     statement = sa.select(LoginAttempt.at).where(
         LoginAttempt.key_kind == kind, LoginAttempt.key_hash == key,
         LoginAttempt.success.is_(False),

@@ -25,7 +25,9 @@ response). Each press is answered (`answerCallbackQuery`). Only active staff reg
 their Telegram user id (`python -m actions.storage.staff add --telegram-user-id N`) can act,
 and only on their teams' cases (`actions.services.cases` checks every permission); anyone else
 gets an alert and the attempt is audited (`desk_refused`, with a pseudonym of the Telegram
-user, never their id). Two staff taking at once: one wins, the other is told who has it.
+user, never their id). Callback data can be forged by a client, so a button acts only on the
+case whose card it is on (the card's leading tag), in the group of the case's current team.
+Two staff taking at once: one wins, the other is told who has it.
 
 Replies. A staff member's text in a case's topic, or in reply to one of the desk's messages
 about a case, goes to the person through `HandoffDesk.reply` (recorded in the transcript,

@@ -219,6 +219,12 @@ class TelegramDeskChannel(InputChannel):
             await self._refused(desk, verb, "not_staff", case_id, user=query.from_user)
             await self._answer(query, texts.alert("not_staff", self.language), alert=True)
             return
+        if texts.case_of_text(getattr(message, "text", None)) != case_id:
+            # Callback data comes from the client and can be forged: a button acts only on
+            # the case whose card it is on (an inaccessible message has no text to check).
+            await self._refused(desk, verb, "not_its_card", case_id, staff=staff)
+            await self._answer(query, texts.alert("failed", self.language), alert=True)
+            return
         card = (message.chat.id, message.message_id)
         try:
             answer = await self._act(desk, staff, verb, case_id, argument, card,
@@ -246,6 +252,11 @@ class TelegramDeskChannel(InputChannel):
         """Does what a button asks; returns the answer to show (text, as an alert)."""
         chat_id, message_id = card
         lang = self.language
+        # Every button needs a case the staff member may see, pressed in the group its team's
+        # cases are posted in (not an old card left in another team's group).
+        case = await self.notifier.db(lambda s: cases.get_case(s, staff, case_id))
+        if self.settings.group_of(case.team, self.teams) != chat_id:
+            raise cases.Forbidden("this case belongs to another team now")
         if verb == "take":
             result = await desk.take(staff, case_id)
             if result.outcome is cases.TakeOutcome.CLOSED:
@@ -260,8 +271,6 @@ class TelegramDeskChannel(InputChannel):
             await self._say(case_id, chat_id, thread_id, message_id,
                             texts.message("taken", lang, staff=staff.display_name))
             return texts.alert("taken", lang), False
-        # The other buttons need a case the staff member may see.
-        case = await self.notifier.db(lambda s: cases.get_case(s, staff, case_id))
         if case.status == "closed":
             raise cases.InvalidState("the case is closed")
         if verb == "transfer":

@@ -189,7 +189,7 @@ class DeskNotifier:
         holder = await self._holder_name(brief.case)
         if keyboard is None:
             keyboard = texts.main_keyboard(case_id, brief.case.status, self.language)
-            if brief.case.team != self._team_of_chat(chat_id):
+            if self.settings.group_of(brief.case.team, self.teams) != chat_id:
                 keyboard = []  # transferred away from this group: nothing to press here
         try:
             await self.bot.edit_message_text(
@@ -199,12 +199,6 @@ class DeskNotifier:
         except BadRequest as error:  # "message is not modified", or too old to edit
             logger.info("desk: card of case %s not redrawn (%s)", case_id,
                         type(error).__name__)
-
-    def _team_of_chat(self, chat_id: int) -> Optional[str]:
-        for team, group in self.settings.groups.items():
-            if group == chat_id:
-                return team
-        return None
 
     async def _holder_name(self, case: cases.CaseView) -> Optional[str]:
         if case.assignee_id is None:

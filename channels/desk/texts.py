@@ -132,7 +132,8 @@ def data(verb: str, case_id: int, argument: str = "") -> str:
 def parse_data(raw: Optional[str]) -> Optional[tuple]:
     """(verb, case id, argument) of a desk button's callback data, or None."""
     parts = (raw or "").split(":", 3)
-    if len(parts) < 3 or parts[0] != PREFIX or parts[1] not in VERBS or not parts[2].isdigit():
+    if (len(parts) < 3 or parts[0] != PREFIX or parts[1] not in VERBS or not parts[2].isascii()
+            or not parts[2].isdigit()):
         return None
     return parts[1], int(parts[2]), parts[3] if len(parts) > 3 else ""
 

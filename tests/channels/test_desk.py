@@ -61,6 +61,7 @@ WEBHOOK = "/webhooks/desk/webhook"
 GROUP = -1002233445566          # team centro (a forum)
 NACIONAL = -1009988776655       # team nacional
 MARTA, JOSE, NORA, STRANGER = 5012345678, 5023456789, 5034567890, 6987654321
+SARA_ID = 5045678901  # of teams centro and nacional
 SENDER = "conv-ana"
 HOURS = {day: ["08:00-16:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
 TEAMS = parse_teams({
@@ -205,6 +206,9 @@ def press(world, verb: str, case_id: int, argument: str = "", user: int = MARTA,
     query["id"] = str(body["update_id"])
     query["from"]["id"] = user
     query["data"] = texts.data(verb, case_id, argument)
+    # The card of this case (the fixture's is case 12's).
+    query["message"]["text"] = query["message"]["text"].replace("#caso12",
+                                                                texts.tag(case_id, "es"))
     place = world.channel.notifier.places[case_id]
     query["message"]["chat"]["id"] = place.chat_id
     query["message"]["message_id"] = message_id or place.card_id
@@ -488,6 +492,67 @@ async def test_transfer_shows_the_teams_and_moves_the_case(world, team):
     assert world.sent[-1][0] == SENDER  # told which team has it now
     await world.desk.sweep()  # the new team is told
     assert int(world.api.sent()[-1]["chat_id"]) == NACIONAL
+
+
+# --- forged or stale buttons ------------------------------------------------------------------
+# Callback data is sent by the client and can be forged: a button must act only on the case of
+# the card it is on, in the group where that case's team works.
+
+async def test_a_button_whose_data_names_another_case_than_its_card_is_refused(world, team):
+    case = await open_case(world)
+    body = press(world, "take", case.id)
+    body["callback_query"]["message"]["text"] = "#caso999 · la oficina Centro\nPrioridad: normal"
+    edits = len(world.api.sent("editMessageText"))
+    assert await world.post(body) == 200
+    assert case_row(world, case.id).status == "waiting"
+    assert world.api.answers()[-1]["text"] == alert("failed")
+    assert len(world.api.sent("editMessageText")) == edits  # no card redrawn with this case
+    [(staff_id, case_id, detail)] = audits(world, "desk_refused")
+    assert (staff_id, case_id, detail["reason"]) == (team.marta.id, case.id, "not_its_card")
+
+
+async def test_an_old_card_left_in_another_teams_group_acts_on_nothing(world, team):
+    sara = staff(world, "Sara", SARA_ID, teams=("centro", "nacional"))
+    case = await open_case(world)
+    await world.desk.transfer(team.marta, case.id, "nacional")  # from the console, say
+    edits = len(world.api.sent("editMessageText"))
+    await world.post(press(world, "take", case.id, user=SARA_ID))  # on the card in centro
+    assert case_row(world, case.id).status == "waiting"
+    assert world.api.answers()[-1]["text"] == alert("other_team")
+    assert len(world.api.sent("editMessageText")) == edits  # nothing of it shown in centro
+    assert [(s, d["reason"]) for s, _, d in audits(world, "desk_refused")] == [
+        (sara.id, "other_team")]
+
+
+async def test_a_press_on_an_inaccessible_message_is_answered_and_does_nothing(world, team):
+    case = await open_case(world)
+    body = press(world, "take", case.id)
+    chat = body["callback_query"]["message"]["chat"]
+    body["callback_query"]["message"] = {"chat": chat, "message_id": 101, "date": 0}
+    assert await world.post(body) == 200
+    assert case_row(world, case.id).status == "waiting"
+    assert world.api.answers()[-1]["text"] == alert("failed")
+
+
+@pytest.mark.parametrize("data", ["dk:take:\u00b2", "dk:take:", "dk:nope:1", "other:take:1"])
+async def test_malformed_button_data_is_answered_and_does_nothing(world, team, data):
+    assert texts.parse_data(data) is None
+    case = await open_case(world)
+    body = press(world, "take", case.id)
+    body["callback_query"]["data"] = data
+    assert await world.post(body) == 200
+    assert case_row(world, case.id).status == "waiting"
+    assert len(world.api.answers()) == 1
+
+
+async def test_in_the_fallback_group_a_taken_case_keeps_its_buttons(world, team):
+    world.channel.settings.groups.pop("centro")  # type: ignore[attr-defined]
+    case = await open_case(world)
+    await world.post(press(world, "take", case.id))
+    assert case_row(world, case.id).assignee_id == team.marta.id
+    edited = world.api.last("editMessageText")
+    assert int(edited["chat_id"]) == NACIONAL
+    assert keyboard_data(edited) == [f"dk:transfer:{case.id}", f"dk:close:{case.id}"]
 
 
 # --- webhook hygiene ------------------------------------------------------------------------------

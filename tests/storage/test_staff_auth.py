@@ -137,6 +137,24 @@ def test_the_lockout_counts_in_the_database_for_every_instance(factory, member):
     assert sign_in(factory, now=NOW + dt.timedelta(minutes=18))[0] is LoginOutcome.OK
 
 
+def test_signing_in_to_ones_own_account_does_not_lift_the_address_limit(factory, member):
+    """Guessing one password for every account from one address (max 5 per address here),
+    signing in to one's own account between guesses: the address still locks."""
+    member("eva")
+    for name in ("ana", "bea", "carla", "dora", "elena", "flor", "gina"):
+        member(name)
+    at = NOW
+    for name in ("ana", "bea", "carla", "dora"):
+        assert sign_in(factory, name, "Verano2026!!", now=at)[0] is LoginOutcome.INVALID
+        at += dt.timedelta(seconds=10)
+    assert sign_in(factory, "eva", now=at)[0] is LoginOutcome.OK  # the guesser's own account
+    assert sign_in(factory, "elena", "Verano2026!!", now=at)[0] is LoginOutcome.INVALID
+    for name in ("flor", "gina"):
+        assert sign_in(factory, name, PASSWORD, now=at)[0] is LoginOutcome.LOCKED
+    # From another address the accounts are not locked (each had one failure at most).
+    assert sign_in(factory, "flor", address="10.0.0.2", now=at)[0] is LoginOutcome.OK
+
+
 @pytest.mark.parametrize("expected, given, matches", [
     ("abc", "abc", True), ("abc", "abd", False), ("abc", "", False), ("", "", False),
     (None, "abc", False), ("abc", None, False), ("abc", "abcd", False)])
