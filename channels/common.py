@@ -28,6 +28,7 @@ SEEN_TTL_SECONDS = 3600.0
 SEEN_MAX = 10_000
 DEDUPE_REDIS_VARIABLE = "RETORNO_DEDUPE_REDIS_URL"
 REDIS_TIMEOUT_SECONDS = 0.5
+REDIS_RETRY_SECONDS = 30.0  # after a Redis failure, process memory answers for this long
 
 logger = logging.getLogger(__name__)
 
@@ -122,30 +123,42 @@ class SharedRecentIds:
 
     Redis is asked synchronously, with a short timeout: a local round trip costs a fraction
     of a millisecond. If Redis cannot be reached, this process's own memory answers instead
-    (logged): a retry may then be processed twice, but no message is lost.
+    (logged): a retry may then be processed twice, but no message is lost. After a failure
+    Redis is not asked again for `REDIS_RETRY_SECONDS`: each attempt may block the server's
+    event loop for the whole timeout, which on every webhook would stall every conversation.
     """
 
-    def __init__(self, client: Any, namespace: str, ttl: float = SEEN_TTL_SECONDS) -> None:
+    def __init__(self, client: Any, namespace: str, ttl: float = SEEN_TTL_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._client, self._ttl = client, max(1, int(ttl))
         self._prefix = f"retorno:seen:{namespace}:"
-        self._fallback = RecentIds(ttl=ttl)
+        self._fallback = RecentIds(ttl=ttl, clock=clock)
+        self._clock = clock
+        self._retry_at = 0.0  # Redis is not asked before this time (after a failure)
 
     def add(self, key: str) -> bool:
         """Records `key`; False when some instance saw it within the time to live."""
-        try:
-            return bool(self._client.set(self._prefix + key, b"1", nx=True, ex=self._ttl))
-        except Exception as error:  # noqa: BLE001 - any Redis failure: fall back
-            logger.warning("duplicate check in Redis failed (%s); using process memory",
-                           type(error).__name__)
-            return self._fallback.add(key)
+        if self._clock() >= self._retry_at:
+            try:
+                return bool(self._client.set(self._prefix + key, b"1", nx=True,
+                                             ex=self._ttl))
+            except Exception as error:  # noqa: BLE001 - any Redis failure: fall back
+                self._failed(error)
+        return self._fallback.add(key)
 
     def discard(self, key: str) -> None:
         """Forgets `key`, so a retry of a message that failed is processed."""
         self._fallback.discard(key)
-        try:
-            self._client.delete(self._prefix + key)
-        except Exception as error:  # noqa: BLE001
-            logger.warning("duplicate check in Redis failed (%s)", type(error).__name__)
+        if self._clock() >= self._retry_at:
+            try:
+                self._client.delete(self._prefix + key)
+            except Exception as error:  # noqa: BLE001
+                self._failed(error)
+
+    def _failed(self, error: Exception) -> None:
+        self._retry_at = self._clock() + REDIS_RETRY_SECONDS
+        logger.warning("duplicate check in Redis failed (%s); using process memory for %d s",
+                       type(error).__name__, REDIS_RETRY_SECONDS)
 
     def __len__(self) -> int:
         try:

@@ -198,7 +198,7 @@ class TelegramChannel(InputChannel):
             raise Refused(403, "not JSON")
         try:
             data = json.loads(body)
-        except ValueError:  # includes UnicodeDecodeError
+        except (ValueError, RecursionError):  # UnicodeDecodeError; arrays nested deep
             raise Refused(400, "malformed JSON") from None
         update_id = data.get("update_id") if isinstance(data, dict) else None
         if not isinstance(update_id, int) or isinstance(update_id, bool):

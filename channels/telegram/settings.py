@@ -23,6 +23,9 @@ ROUTE = "/webhooks/telegram/webhook"  # where `rasa run` mounts the webhook
 DEFAULT_API_BASE_URL = "https://api.telegram.org"
 # At DEBUG and INFO these log request URLs (which hold the bot token), chat ids and text.
 QUIET_LOGGERS = ("telegram", "httpx", "httpcore")
+# Logs, at ERROR, the whole of a Bot API answer it cannot parse (a truncated sendMessage
+# result holds the chat id, the person's name and the text); the error itself is still raised.
+SILENT_LOGGERS = ("telegram.request.BaseRequest",)
 
 
 SETTINGS = {  # credential -> environment variable
@@ -90,6 +93,8 @@ def quiet_library_logs() -> None:
     """Keeps python-telegram-bot and httpx from logging tokens, chat ids and text."""
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    for name in SILENT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 @dataclass

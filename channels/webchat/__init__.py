@@ -38,6 +38,7 @@ import json
 import logging
 import re
 import string
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -111,15 +112,18 @@ def _template() -> string.Template:
     return string.Template((HERE / "templates" / TEMPLATE).read_text(encoding="utf-8"))
 
 
-def render_page(language: str, campaign: Optional[str]) -> str:
+def render_page(language: str, campaign: Optional[str], now: Optional[float] = None) -> str:
     """The page's HTML in `language`; `campaign` (a known code) is sent with the greeting.
 
+    `now` (the server's clock, UNIX time) is where the page starts asking for staff replies:
+    the phone's own clock may be off, and a phone ahead would never show the first ones.
     Every value is HTML-escaped (quotes too, as most land in attributes).
     """
     other = LANGUAGES[1] if language == LANGUAGES[0] else LANGUAGES[0]
     query = {"lang": other, **({"ref": campaign} if campaign else {})}
     values = {"lang": language, "other_lang": other, "other_query": urlencode(query),
-              "campaign": campaign or ""}
+              "campaign": campaign or "",
+              "now": f"{time.time() if now is None else now:.3f}"}
     values.update({f"t_{key}": text for key, text in interface_strings(language).items()})
     return _template().substitute({k: html.escape(v, quote=True) for k, v in values.items()})
 
@@ -169,7 +173,7 @@ def parse_message(body: Optional[bytes], content_type: Optional[str]) -> WebMess
         raise Refused(415, "expected application/json")
     try:
         data = json.loads(body.decode("utf-8"))
-    except ValueError:  # includes UnicodeDecodeError
+    except (ValueError, RecursionError):  # UnicodeDecodeError; arrays nested thousands deep
         raise Refused(400, "malformed JSON") from None
     if not isinstance(data, dict):
         raise Refused(400, "expected a JSON object")

@@ -84,6 +84,7 @@ class FakeBotApi:
     def __init__(self) -> None:
         self.calls: List[Tuple[str, Dict[str, str]]] = []
         self.fail: Dict[str, Dict[str, Any]] = {}
+        self.raw: Dict[str, str] = {}  # method -> a body that is not JSON (a cut-off answer)
         self.url = ""
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -95,6 +96,8 @@ class FakeBotApi:
         self.calls.append((method, form))
         if method in self.fail:
             return web.json_response(self.fail[method], status=self.fail[method]["error_code"])
+        if method in self.raw:
+            return web.Response(text=self.raw[method], content_type="application/json")
         if method in ("sendMessage", "sendPhoto"):
             answer = json.loads((FIXTURES / "api_message_sent.json").read_text())
             answer["result"]["text"] = form.get("text", "")
@@ -263,6 +266,8 @@ MALFORMED = [  # label, body, content type, status
     ("message without date", without(("message", "date")), JSON, 400),
     ("button without chat_instance",
      json.dumps({"update_id": 1, "callback_query": {"id": "1", "from": {"id": 1}}}), JSON, 400),
+    ("arrays nested 100,000 deep (under 256 KiB)",
+     '{"update_id": 1, "x": ' + "[" * 100_000 + "]" * 100_000 + "}", JSON, 400),
     ("2 MB", json.dumps({**update("text_message"), "padding": "x" * (2 * 1024 * 1024)}),
      JSON, 413),
 ]
@@ -736,6 +741,20 @@ async def test_logs_never_hold_ids_text_or_secrets(telegram, caplog):
     logged = "\n".join(r.getMessage() for r in caplog.records)
     for private in (str(USER_ID), secret_text, "Respuesta de prueba", TOKEN, SECRET,
                     "CONS-LA01", "Ana", "4012345678"):
+        assert private not in logged
+
+
+async def test_an_answer_telegram_cut_off_is_not_logged(telegram, caplog):
+    """python-telegram-bot logs an unparseable answer whole, at ERROR: it holds the chat."""
+    cut_off = json.loads((FIXTURES / "api_message_sent.json").read_text())
+    cut_off["result"].update(text="Respuesta de prueba.", chat={"id": USER_ID,
+                                                                "first_name": "Ana"})
+    telegram.api.raw["sendMessage"] = json.dumps(cut_off)[:-3]  # holds all three
+    with caplog.at_level(logging.DEBUG):
+        assert await telegram.post(update("text_message")) == 200
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "could not be sent: TelegramError" in logged
+    for private in (str(USER_ID), "Ana", "Respuesta de prueba"):
         assert private not in logged
 
 

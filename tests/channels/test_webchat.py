@@ -15,6 +15,7 @@ import json
 from html import escape
 import logging
 import re
+import time
 import uuid
 from pathlib import Path
 from typing import Any, AsyncIterator, Dict, List, Optional, Tuple
@@ -192,6 +193,16 @@ async def test_only_a_known_code_reaches_the_page(webchat, ref, campaign):
     assert "<script>alert" not in html
 
 
+async def test_the_page_carries_the_servers_clock_for_staff_replies(webchat):
+    """The page asks for staff replies from the server's time, not the phone's."""
+    before = time.time()
+    _, _, html = await webchat.get(PAGE)
+    now = float(re.search(r'data-now="([0-9.]+)"', html).group(1))
+    assert before - 1 <= now <= time.time() + 1
+    script = (STATIC_DIR / "app.js").read_text()
+    assert "var since = Number(words.now)" in script
+
+
 async def test_the_language_switch_keeps_the_campaign(webchat):
     _, _, html = await webchat.get(PAGE + "?ref=CONS-LA01&lang=en")
     assert 'href="?lang=es&amp;ref=CONS-LA01"' in html
@@ -319,6 +330,9 @@ MALFORMED = [  # label, body, content type, status
     ("form-encoded", "sender=x&message=hola", "application/x-www-form-urlencoded", 415),
     ("text/plain (a cross-site form)", json.dumps(fixture("message")), "text/plain", 415),
     ("over 16 KiB", TOO_LARGE, "application/json", 413),
+    ("arrays nested 5,000 deep (under 16 KiB)",
+     '{"sender": "%s", "message": %s}' % (CLIENT_ID, "[" * 5000 + "]" * 5000),
+     "application/json", 400),
 ]
 
 

@@ -156,8 +156,9 @@
   });
 
   /* Replies from a staff member who took the conversation arrive without a message from
-     the person: ask for them every few seconds (channels/webchat: /updates). */
-  var since = Date.now() / 1000;
+     the person: ask for them every few seconds (channels/webchat: /updates), from the
+     server's time when it made the page (the phone's clock may be off). */
+  var since = Number(words.now) || Date.now() / 1000;
   function poll() {
     if (busy || document.hidden) {
       return;
