@@ -5,8 +5,6 @@ What is processed and why is described in channels/desk/__init__.py.
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
 from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
 
@@ -29,50 +27,12 @@ from channels.desk.notifier import DeskNotifier, Place, markup
 from channels.desk.settings import (CHANNEL, DeskConfigError, DeskSettings, check_groups)
 from channels.handoff import HandoffDesk, desk_for, use_notifier
 from channels.telegram.settings import BotConnection, quiet_library_logs
+from channels.telegram.updates import Refused, parse_update
 
 logger = logging.getLogger(__name__)
 
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-MAX_BODY_BYTES = 256 * 1024
 GROUP_TYPES = ("group", "supergroup")
 MAX_SERVICE_CHARS = 200  # handoff_case.referred_to
-
-
-class Refused(Exception):
-    """A webhook request that is not processed; carries the HTTP status to answer."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
-def parse_update(request: Request, secret: str, bot: Bot) -> Update:
-    """The update of a request Telegram sent, or Refused (403 secret or content type, 413,
-    400) - the same checks as the returnee connector (channels/telegram/channel.py)."""
-    given = request.headers.get(SECRET_HEADER) or ""
-    if not hmac.compare_digest(given.encode("utf-8", "replace"), secret.encode()):
-        raise Refused(403, "missing or wrong secret token")
-    body = request.body or b""
-    if len(body) > MAX_BODY_BYTES:
-        raise Refused(413, "body too large")
-    if (request.content_type or "").split(";")[0].strip().lower() != "application/json":
-        raise Refused(403, "not JSON")
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise Refused(400, "malformed JSON") from None
-    update_id = data.get("update_id") if isinstance(data, dict) else None
-    if not isinstance(update_id, int) or isinstance(update_id, bool):
-        raise Refused(400, "not an update")
-    try:
-        update = Update.de_json(data, bot)
-    except Exception:  # noqa: BLE001 - KeyError, TypeError, ...: fields missing
-        raise Refused(400, "malformed update") from None
-    message = update.effective_message
-    if message is not None and getattr(message, "chat", None) is None:
-        raise Refused(400, "malformed update")
-    return update
 
 
 class TelegramDeskChannel(InputChannel):

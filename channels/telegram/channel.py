@@ -5,8 +5,6 @@ What is processed and why is described in channels/telegram/__init__.py.
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
 import re
 from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Text, Tuple
@@ -31,12 +29,11 @@ from channels.handoff import register_output
 from channels.telegram.output import TelegramOutput, resolve_callback_data
 from channels.telegram.settings import (CHANNEL, BotConnection, TelegramSettings,
                                         quiet_library_logs)
+from channels.telegram.updates import Refused, parse_update
 from channels.turns import take_turn
 
 logger = logging.getLogger(__name__)
 
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-MAX_BODY_BYTES = 256 * 1024
 START = re.compile(r"^/start(?:@[A-Za-z0-9_]+)?(?:\s+(.*))?$", re.DOTALL)
 CAMPAIGN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # Message attributes in the order they are checked, and the polite text each one gets.
@@ -90,15 +87,6 @@ def private_person(user: Optional[User], chat_type: Optional[str]) -> bool:
 
 
 # --- input ----------------------------------------------------------------------------------
-
-class Refused(Exception):
-    """A webhook request that is not processed; carries the HTTP status to answer."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
@@ -186,31 +174,7 @@ class TelegramChannel(InputChannel):
 
     def _parse(self, request: Request) -> Update:
         """The update of a request Telegram sent, or Refused (403, 413, 400)."""
-        secret = request.headers.get(SECRET_HEADER) or ""
-        expected = str(self.settings.webhook_secret)
-        if not hmac.compare_digest(secret.encode("utf-8", "replace"), expected.encode()):
-            raise Refused(403, "missing or wrong secret token")
-        body = request.body or b""
-        if len(body) > MAX_BODY_BYTES:
-            raise Refused(413, "body too large")
-        content_type = (request.content_type or "").split(";")[0].strip().lower()
-        if content_type != "application/json":
-            raise Refused(403, "not JSON")
-        try:
-            data = json.loads(body)
-        except (ValueError, RecursionError):  # UnicodeDecodeError; arrays nested deep
-            raise Refused(400, "malformed JSON") from None
-        update_id = data.get("update_id") if isinstance(data, dict) else None
-        if not isinstance(update_id, int) or isinstance(update_id, bool):
-            raise Refused(400, "not an update")
-        try:
-            update = Update.de_json(data, self.bot)
-        except Exception:  # noqa: BLE001 - KeyError, TypeError, ...: fields missing
-            raise Refused(400, "malformed update") from None
-        message = update.effective_message
-        if message is not None and getattr(message, "chat", None) is None:
-            raise Refused(400, "malformed update")  # de_json leaves a missing chat as None
-        return update
+        return parse_update(request, str(self.settings.webhook_secret), self.bot)
 
     async def _dispatch(self, request: Request, on_new_message: OnNewMessage,
                         update: Update) -> None:

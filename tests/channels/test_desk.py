@@ -563,6 +563,8 @@ async def test_in_the_fallback_group_a_taken_case_keeps_its_buttons(world, team)
     ("not JSON", None, SECRET, "application/x-www-form-urlencoded", 403),
     ("too large", b"{" + b" " * (300 * 1024) + b"}", SECRET, "application/json", 413),
     ("malformed JSON", b"{not json", SECRET, "application/json", 400),
+    ("arrays nested 100,000 deep", b"[" * 100_000 + b"]" * 100_000, SECRET,
+     "application/json", 400),
     ("not an update", b'{"message": {}}', SECRET, "application/json", 400),
     ("a message without its chat", json.dumps({"update_id": 5, "message": {
         "message_id": 1, "date": 1795330995, "text": "x"}}).encode(), SECRET,
