@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Optional
+from typing import Optional, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -91,11 +91,34 @@ def previous_senders(session: Session, person_id: str) -> list[str]:
                                 .where(PersonLink.person_id == person_id)).scalars())
 
 
-def delete_links(session: Session, person_id: str) -> dict[str, int]:
-    """Removes the person's codes and linked identities; how many of each."""
-    counts = {}
+def delete_links(session: Session, person_id: str,
+                 aliases: Sequence[str] = ()) -> dict[str, int]:
+    """Removes the person's codes, linked identities and the wrong codes any of their
+    identities (`person_id` and its `aliases`) typed; how many of each."""
+    counts = {"link_attempt": session.execute(
+        sa.delete(LinkAttempt).where(LinkAttempt.alias_id.in_([person_id, *aliases]))
+        .execution_options(synchronize_session=False)).rowcount}
     for name, model in (("link_code", LinkCode), ("person_link", PersonLink)):
         counts[name] = session.execute(
             sa.delete(model).where(model.person_id == person_id)
             .execution_options(synchronize_session="fetch")).rowcount
     return counts
+
+
+def stale_before(now: dt.datetime) -> dt.datetime:
+    """Wrong-code attempts older than this no longer count, and codes that expired before it
+    can no longer be used nor reported: both are deleted by the daily retention run."""
+    return now - dt.timedelta(hours=continuity.ATTEMPT_WINDOW_HOURS)
+
+
+def purge_stale(session: Session, now: dt.datetime) -> dict[str, int]:
+    """Deletes attempts and codes past `stale_before(now)`; how many of each."""
+    cutoff = stale_before(now)
+    return {
+        "link_attempt": session.execute(
+            sa.delete(LinkAttempt).where(LinkAttempt.attempted_at < cutoff)
+            .execution_options(synchronize_session=False)).rowcount,
+        "link_code": session.execute(
+            sa.delete(LinkCode).where(LinkCode.expires_at < cutoff)
+            .execution_options(synchronize_session=False)).rowcount,
+    }

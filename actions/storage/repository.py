@@ -21,7 +21,8 @@ from actions.storage import addresses, links
 from actions.storage.db import StorageError
 from actions.storage.models import (CONTACT_PREFERENCES, PURPOSES, RETURN_TYPES, AuditLog,
                                     CaseMessage, ChannelAddress, Consent, DeletionReceipt,
-                                    HandoffCase, Intake, LinkCode, Person, PersonLink, utcnow)
+                                    HandoffCase, Intake, LinkAttempt, LinkCode, Person,
+                                    PersonLink, utcnow)
 
 # Rasa 3.6's SQLTrackerStore keeps every conversation event in this table.
 TRACKER_EVENTS = sa.table("events", sa.column("sender_id", sa.String),
@@ -176,7 +177,7 @@ def delete_person(session: Session, person_id: str, tracker_engine: Optional[Eng
     senders = list(sender_ids) + links.previous_senders(session, person_id)
     aliases = list(session.execute(sa.select(PersonLink.alias_id)
                                    .where(PersonLink.person_id == person_id)).scalars())
-    counts = links.delete_links(session, person_id)
+    counts = links.delete_links(session, person_id, aliases)
     counts["channel_address"] = addresses.delete_for_person(session, [person_id, *aliases],
                                                             senders)
     counts.update(_delete_person_rows(session, person_id))
@@ -197,7 +198,8 @@ def purge_expired(session: Session, now: dt.datetime, intake_days: int, transcri
     events."""
     intake_cutoff, transcript_cutoff = _cutoffs(now, intake_days, transcript_days)
     totals = {"case_message": 0, "handoff_case": 0, "intake": 0, "consent": 0, "person": 0,
-              "link_code": 0, "person_link": 0, "channel_address": 0, "tracker_events": 0}
+              "link_attempt": 0, "link_code": 0, "person_link": 0, "channel_address": 0,
+              "tracker_events": 0}
     for person_id in session.execute(_expired_people(intake_cutoff)).scalars().all():
         counts = delete_person(session, person_id, reason="retention")
         for name, count in counts.items():
@@ -210,6 +212,11 @@ def purge_expired(session: Session, now: dt.datetime, intake_days: int, transcri
         session.add(DeletionReceipt(reason="retention", what={"case_message": transcripts},
                                     deleted_at=utcnow()))
     totals["case_message"] += transcripts
+    stale_links = links.purge_stale(session, now)
+    if any(stale_links.values()):
+        session.add(DeletionReceipt(reason="retention", what=stale_links, deleted_at=utcnow()))
+    for name, count in stale_links.items():
+        totals[name] += count
     stale = addresses.purge_before(session, _datetime(transcript_cutoff))
     if stale:
         session.add(DeletionReceipt(reason="retention", what={"channel_address": stale},
@@ -241,7 +248,13 @@ def count_expired(session: Session, now: dt.datetime, intake_days: int, transcri
         "intake": _count(session, Intake, Intake.person_id.in_(people)),
         "consent": _count(session, Consent, Consent.person_id.in_(people)),
         "person": _count(session, Person, Person.id.in_(people)),
-        "link_code": _count(session, LinkCode, LinkCode.person_id.in_(people)),
+        "link_attempt": _count(session, LinkAttempt, sa.or_(
+            LinkAttempt.alias_id.in_(people),
+            LinkAttempt.alias_id.in_(sa.select(PersonLink.alias_id).where(
+                PersonLink.person_id.in_(people)).scalar_subquery()),
+            LinkAttempt.attempted_at < links.stale_before(now))),
+        "link_code": _count(session, LinkCode, sa.or_(
+            LinkCode.person_id.in_(people), LinkCode.expires_at < links.stale_before(now))),
         "person_link": _count(session, PersonLink, PersonLink.person_id.in_(people)),
         "channel_address": _count(session, ChannelAddress, sa.or_(
             ChannelAddress.person_id.in_(people),

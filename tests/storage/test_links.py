@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from actions.services import continuity
 from actions.storage.db import transaction
 from actions.storage.links import (Redeemed, canonical_person, issue_code, previous_senders,
-                                   redeem_code)
-from actions.storage.models import LinkCode
+                                   purge_stale, redeem_code)
+from actions.storage.models import LinkAttempt, LinkCode
 from actions.storage.repository import (IntakeData, current_consents, delete_person,
                                         get_intake, save_intake)
 from tests.storage.support import ID_KEY, TRACKER_EVENTS, pid
@@ -125,6 +125,8 @@ def test_deleting_from_the_new_number_deletes_everything_everywhere(factory, eng
                                                                     tracker_engine,
                                                                     registered):
     code = issue(factory)
+    assert redeem(factory, "WRNG-CODE") is Redeemed.WRONG_OR_EXPIRED  # typed on the new number
+    assert redeem(factory, "WRNG-CODE", sender=OTHER) is Redeemed.WRONG_OR_EXPIRED  # not theirs
     assert redeem(factory, code) is Redeemed.LINKED
     with tracker_engine.begin() as connection:
         connection.execute(sa.insert(TRACKER_EVENTS), [
@@ -134,12 +136,28 @@ def test_deleting_from_the_new_number_deletes_everything_everywhere(factory, eng
     with transaction(factory) as session:
         person = canonical_person(session, pid(NEW))
         counts = delete_person(session, person, tracker_engine, sender_ids=[f"sender-{NEW}"])
-    assert counts == {"link_code": 1, "person_link": 1, "intake": 1, "consent": 1,
-                      "person": 1, "tracker_events": 2, "handoff_case": 0, "case_message": 0,
-                      "channel_address": 0}
+    assert counts == {"link_attempt": 1, "link_code": 1, "person_link": 1, "intake": 1,
+                      "consent": 1, "person": 1, "tracker_events": 2, "handoff_case": 0,
+                      "case_message": 0, "channel_address": 0}
+    with factory() as session:
+        assert [a.alias_id for a in session.execute(sa.select(LinkAttempt)).scalars()] == [
+            pid(OTHER)], "only someone else's wrong code is left"
     with factory() as session:
         assert canonical_person(session, pid(NEW)) == pid(NEW)
         assert session.execute(sa.select(sa.func.count()).select_from(LinkCode)).scalar() == 0
     with tracker_engine.connect() as connection:
         assert connection.execute(sa.select(TRACKER_EVENTS.c.sender_id)).scalars().all() == [
             "someone-else"]
+
+
+def test_stale_attempts_and_codes_are_purged_after_a_day(factory, registered):
+    """Wrong codes count against an identity for a day; after it they, and codes expired for
+    as long, are of no use and are deleted by the retention run."""
+    issue(factory, minutes=30)
+    assert redeem(factory, "WRNG-CODE") is Redeemed.WRONG_OR_EXPIRED
+    with transaction(factory) as session:
+        assert purge_stale(session, NOW + dt.timedelta(hours=23)) == {"link_attempt": 0,
+                                                                     "link_code": 0}
+    with transaction(factory) as session:
+        assert purge_stale(session, NOW + dt.timedelta(hours=25)) == {"link_attempt": 1,
+                                                                     "link_code": 1}

@@ -24,7 +24,7 @@ STORAGE_TABLES = ("person", "consent", "intake", "deletion_receipt")
 NOW = dt.datetime(2026, 1, 15, 12, 0, tzinfo=dt.timezone.utc)
 # Handoff cases deleted with the person (none in these tests; see tests/storage/test_cases.py).
 NO_CASES = {"handoff_case": 0, "case_message": 0}
-NO_LINKS = {"link_code": 0, "person_link": 0, "channel_address": 0}
+NO_LINKS = {"link_attempt": 0, "link_code": 0, "person_link": 0, "channel_address": 0}
 
 FULL_INTAKE = IntakeData(
     municipality="San Salvador Centro", district="Mejicanos", return_date=dt.date(2025, 11, 3),

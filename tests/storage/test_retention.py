@@ -43,8 +43,8 @@ def expired_data(factory, engine, tracker_engine, consenting, database_url, monk
 def test_dry_run_counts_and_deletes_nothing(expired_data, engine, tracker_engine, capsys):
     assert retention.main(["--dry-run"]) == 0
     assert capsys.readouterr().out.strip() == (
-        "would delete: case_message=0 channel_address=0 consent=1 handoff_case=0 intake=1 link_code=0 person=1 "
-        "person_link=0 tracker_events=1")
+        "would delete: case_message=0 channel_address=0 consent=1 handoff_case=0 intake=1 "
+        "link_attempt=0 link_code=0 person=1 person_link=0 tracker_events=1")
     assert table_rows(engine, "intake") == 2 and table_rows(tracker_engine, "events") == 2
 
 
@@ -54,8 +54,9 @@ def test_run_deletes_what_is_expired_and_prints_counts_only(expired_data, factor
     use_cipher(None)  # and RETORNO_DATA_KEYS is unset: retention needs no key
     assert retention.main([]) == 0
     output = capsys.readouterr().out
-    assert output.strip() == ("deleted: case_message=0 channel_address=0 consent=1 handoff_case=0 intake=1 "
-                              "link_code=0 person=1 person_link=0 tracker_events=1")
+    assert output.strip() == ("deleted: case_message=0 channel_address=0 consent=1 handoff_case=0 "
+                              "intake=1 link_attempt=0 link_code=0 person=1 person_link=0 "
+                              "tracker_events=1")
     assert ana not in output and ANA not in output
     with factory() as session:
         assert get_intake(session, ana) is None
