@@ -82,6 +82,9 @@ class Console:
                  base: str = f"/webhooks/{NAME}") -> None:
         self.settings = settings or staff_auth.AuthSettings.from_environment()
         self.base = base
+        # One sign-in at a time in this server: otherwise simultaneous guesses all pass the
+        # lockout check before any of their failures is stored (argon2 takes a while).
+        self._sign_ins = asyncio.Lock()
 
     # --- plumbing ----------------------------------------------------------------------
 
@@ -196,8 +199,9 @@ class Console:
             username, password = form.get("username") or "", form.get("password") or ""
             address = request.remote_addr or request.ip or "unknown"
             now = self.now(request)
-            outcome, signed = await self.db(request, lambda s: staff_auth.sign_in(
-                s, username, password, address, settings, now))
+            async with self._sign_ins:
+                outcome, signed = await self.db(request, lambda s: staff_auth.sign_in(
+                    s, username, password, address, settings, now))
             if signed is None:
                 key = ("login.locked" if outcome is staff_auth.LoginOutcome.LOCKED
                        else "login.invalid")

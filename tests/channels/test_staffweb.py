@@ -6,6 +6,7 @@ data rights, admin pages, security headers, languages and the message catalogs.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -101,6 +102,17 @@ async def test_too_many_failures_lock_the_account_even_for_the_right_password(co
         assert "Demasiados intentos" in locked.text
         console.clock.advance(minutes=16)  # the lockout is over
         assert (await login(client, "marta")).status_code == 303
+
+
+async def test_simultaneous_guesses_are_counted_before_the_next_one_is_checked(console):
+    console.staff("marta")
+    clients = [console.client() for _ in range(8)]
+    try:
+        replies = await asyncio.gather(*(login(client, "marta", "not the password at all")
+                                         for client in clients))
+    finally:
+        await asyncio.gather(*(client.aclose() for client in clients))
+    assert sorted(reply.status_code for reply in replies) == [401] * 3 + [429] * 5
 
 
 async def test_failures_spread_over_more_than_the_window_do_not_lock(console):
