@@ -5,7 +5,6 @@ How a channel is served: mounted in a real Sanic 21.12 app exactly as `rasa run`
 `app.create_server(..., return_asyncio_server=True)` on a free local port inside the test's own
 event loop, so routing, body parsing, status codes and server listeners are as in production.
 Several Sanic apps start in one process: tests/channels/conftest.py sets Sanic's test mode.
-(tests/channels/test_whatsapp.py still has its own copies of these.)
 """
 
 from __future__ import annotations

@@ -31,7 +31,6 @@ from tests.channels.support import StubAgent, serve
 from tests.channels.test_telegram import FIXTURES as TELEGRAM_FIXTURES
 from tests.channels.test_whatsapp import (PERSON, SETTINGS, WEBHOOK, Harness,  # noqa: F401
                                           fake_twilio, local_client, payload)
-from tests.channels.test_whatsapp import serve as serve_whatsapp
 
 TOKEN = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw4"
 SECRET = "s3cr3t-webhook-token_4f1c2b7a9e0d"
@@ -139,7 +138,7 @@ async def test_whatsapp_remembers_the_number_and_picks_text_or_template(store, f
     channel = WhatsAppChannel(SETTINGS, client_factory=local_client(fake_twilio),
                               addresses=store.book)
     agent = StubAgent()
-    async with serve_whatsapp(channel, agent) as base_url:
+    async with serve(channel, agent) as base_url:
         harness = Harness(base_url, channel, agent, fake_twilio, handoff.config.id_key())
         status, _ = await harness.post(WEBHOOK, payload("text_message"))
         assert status == 200

@@ -10,7 +10,6 @@ Request bodies are what the page's app.js posts (fixtures/webchat/*.json).
 
 from __future__ import annotations
 
-import contextlib
 import json
 from html import escape
 import logging
@@ -24,17 +23,14 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 import yaml
-from rasa.core.channels.channel import UserMessage, register
-from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
-from rasa.shared.core.trackers import DialogueStateTracker
-from sanic import Sanic
 
 from actions.storage.config import ConfigError
 from actions.storage.crypto import generate_key, person_id
 from channels.erase import MARKER
 from channels.webchat import (ASSETS, CONTENT_SECURITY_POLICY, MAX_BODY_BYTES, STATIC_DIR,
                               WebChatChannel)
+from tests.channels.support import StubAgent, serve
 from tests.conftest import PROJECT_ROOT, free_port
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webchat"
@@ -42,9 +38,6 @@ CATALOG = yaml.safe_load((PROJECT_ROOT / "content" / "webchat.yml").read_text())
 PAGE = "/webhooks/webchat/"
 MESSAGE = "/webhooks/webchat/message"
 CLIENT_ID = "3f9a0c1d2b4e5f60718293a4b5c6d7e8"
-DOMAIN = Domain.from_dict({"slots": {
-    name: {"type": "text", "mappings": [{"type": "custom"}]}
-    for name in ("language", "language_choice")}})
 MENU = [{"title": "DUI", "payload": "/ask_dui"},
         {"title": "Hablar con una persona", "payload": "/request_human"}]
 
@@ -52,55 +45,6 @@ MENU = [{"title": "DUI", "payload": "/ask_dui"},
 def fixture(name: str) -> Dict[str, Any]:
     """A request body as the page posts it."""
     return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
-
-
-class StubAgent:
-    """What the channel uses of Rasa's Agent: `tracker_store` and `handle_message`."""
-
-    def __init__(self) -> None:
-        from rasa.core.tracker_store import InMemoryTrackerStore
-
-        self.tracker_store = InMemoryTrackerStore(DOMAIN)
-        self.received: List[UserMessage] = []
-        self.replies: List[Dict[str, Any]] = [{"text": "Respuesta de prueba."}]
-        self.fail_next = False
-
-    async def handle_message(self, message: UserMessage) -> None:
-        if self.fail_next:
-            self.fail_next = False
-            raise RuntimeError("the model failed")
-        self.received.append(message)
-        for reply in self.replies:
-            await message.output_channel.send_response(message.sender_id, dict(reply))
-
-    async def remember(self, sender_id: str, *events: Any) -> None:
-        tracker = DialogueStateTracker.from_events(sender_id, list(events), slots=DOMAIN.slots)
-        await self.tracker_store.save(tracker)
-
-
-@contextlib.asynccontextmanager
-async def serve(channel: WebChatChannel, agent: Any) -> AsyncIterator[str]:
-    """The channel in a Sanic app as `rasa run` mounts it; yields the base URL."""
-    app = Sanic(f"webchat_test_{uuid.uuid4().hex}", configure_logging=False)
-    register([channel], app, "/webhooks/")
-    app.ctx.agent = agent
-    port = free_port()
-    server = await app.create_server(host="127.0.0.1", port=port, access_log=False,
-                                     return_asyncio_server=True)
-    try:
-        await server.startup()
-        await server.after_start()
-        yield f"http://127.0.0.1:{port}"
-        await server.before_stop()
-    finally:
-        await server.close()
-    await server.after_stop()
-
-
-@pytest.fixture(autouse=True)
-def sanic_test_mode(monkeypatch):
-    """Several Sanic apps start in this process (see tests/channels/test_whatsapp.py)."""
-    monkeypatch.setattr(Sanic, "test_mode", True)
 
 
 @pytest.fixture

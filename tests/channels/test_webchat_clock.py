@@ -15,7 +15,8 @@ import pytest
 from rasa.shared.core.events import BotUttered
 
 from channels.webchat import WebChatChannel
-from tests.channels.test_webchat import StubAgent, id_key, sanic_test_mode, serve  # noqa: F401
+from tests.channels.support import StubAgent, serve
+from tests.channels.test_webchat import id_key  # noqa: F401 - a fixture
 from tests.channels.test_webchat_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 from tests.channels.test_webchat_browser import pytestmark  # noqa: F401 - skip without it
 

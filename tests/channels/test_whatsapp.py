@@ -30,7 +30,6 @@ same process then fails unless `Sanic.test_mode` is set (fixture `sanic_test_mod
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import io
@@ -47,11 +46,8 @@ import pytest
 import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from rasa.core.channels.channel import UserMessage, register
-from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
-from sanic import Sanic
 from twilio.rest import Client
 
 from actions.storage import migrate
@@ -64,7 +60,8 @@ from channels.common import RecentIds
 from channels.whatsapp import (BoundedAsyncTwilioHttpClient, ClientFactory, DeliveryStatuses,
                                WhatsAppChannel, WhatsAppSettings, last_user_message_at,
                                numbered, split_text, within_session_window)
-from tests.conftest import PROJECT_ROOT, free_port
+from tests.channels.support import StubAgent, serve
+from tests.conftest import PROJECT_ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures" / "whatsapp"
 CATALOG = yaml.safe_load((PROJECT_ROOT / "content" / "channels.yml").read_text())
@@ -79,9 +76,6 @@ BOT_NUMBER = "whatsapp:+14155238886"
 TEMPLATE_SID = "HXb5b62575e6e4ff6129ad7c8efe1f983e"
 FORM = "application/x-www-form-urlencoded"
 SETTINGS = WhatsAppSettings(ACCOUNT_SID, AUTH_TOKEN, BOT_NUMBER, PUBLIC_URL, TEMPLATE_SID)
-DOMAIN = Domain.from_dict({"slots": {  # from_dict changes what it is given: one dict each
-    name: {"type": "text", "mappings": [{"type": "custom"}]}
-    for name in ("language", "language_choice")}})
 MENU = [{"title": "DUI", "payload": "/ask_dui"},
         {"title": "Hablar con una persona", "payload": "/request_human"}]
 
@@ -163,31 +157,6 @@ async def fake_twilio() -> AsyncIterator[FakeTwilio]:
 
 # --- the channel in a Sanic app -------------------------------------------------------------
 
-class StubAgent:
-    """What the channel uses of Rasa's Agent: `tracker_store` and `handle_message`."""
-
-    def __init__(self) -> None:
-        from rasa.core.tracker_store import InMemoryTrackerStore
-
-        self.tracker_store = InMemoryTrackerStore(DOMAIN)
-        self.received: List[UserMessage] = []
-        self.replies: List[Dict[str, Any]] = [{"text": "Respuesta de prueba."}]
-        self.fail_next = False
-
-    async def handle_message(self, message: UserMessage) -> None:
-        if self.fail_next:
-            self.fail_next = False
-            raise RuntimeError("the model failed")
-        self.received.append(message)
-        for reply in self.replies:
-            await message.output_channel.send_response(message.sender_id, dict(reply))
-
-    async def remember(self, sender_id: str, *events: Any) -> None:
-        """Stores a conversation with `events`, as Rasa would have."""
-        tracker = DialogueStateTracker.from_events(sender_id, list(events), slots=DOMAIN.slots)
-        await self.tracker_store.save(tracker)
-
-
 class Harness:
     """A running channel: post signed (or not) payloads, see what happened."""
 
@@ -213,35 +182,6 @@ class Harness:
         received = getattr(self.agent, "received", [])
         return (not received and not self.twilio.requests and not self.channel.statuses.latest
                 and len(self.channel.seen) == 0)
-
-
-@contextlib.asynccontextmanager
-async def serve(channel: WhatsAppChannel, agent: Any) -> AsyncIterator[str]:
-    """The channel in a Sanic app as `rasa run` mounts it; yields the base URL."""
-    app = Sanic(f"whatsapp_test_{uuid.uuid4().hex}", configure_logging=False)
-    register([channel], app, "/webhooks/")
-    app.ctx.agent = agent
-    port = free_port()
-    server = await app.create_server(host="127.0.0.1", port=port, access_log=False,
-                                     return_asyncio_server=True)
-    try:
-        await server.startup()
-        await server.after_start()
-        yield f"http://127.0.0.1:{port}"
-        await server.before_stop()
-    finally:
-        await server.close()
-    await server.after_stop()
-
-
-@pytest.fixture(autouse=True)
-def sanic_test_mode(monkeypatch):
-    """Several Sanic apps start in this process: Sanic 21.12 needs its test mode for that.
-
-    At start-up Sanic rewrites some of its own methods ("touch-up"); a second app then fails
-    with a KeyError unless `Sanic.test_mode` keeps the originals (sanic-testing sets it too).
-    """
-    monkeypatch.setattr(Sanic, "test_mode", True)
 
 
 def local_client(fake: FakeTwilio) -> ClientFactory:
