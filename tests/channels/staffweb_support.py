@@ -15,7 +15,7 @@ from typing import Optional
 from zoneinfo import ZoneInfo
 
 import httpx
-from rasa.core.channels.channel import OutputChannel, register
+from rasa.core.channels.channel import register
 from rasa.core.lock_store import InMemoryLockStore
 from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.events import SlotSet
@@ -30,6 +30,7 @@ from actions.storage.repository import IntakeData, record_consent, save_intake
 from channels import handoff
 from channels.handoff import HandoffDesk, OutputRegistry
 from channels.staffweb import StaffConsoleChannel
+from tests.channels.support import Clock, RecordingOutput
 from tests.conftest import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -51,31 +52,6 @@ TEAMS = parse_teams({
     },
 })
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-class RecordingOutput(OutputChannel):
-    """The person's channel: what a connector would send, kept for the test."""
-
-    def __init__(self, sent: list) -> None:
-        self.sent = sent
-
-    @classmethod
-    def name(cls) -> str:
-        return "recording"
-
-    async def send_response(self, recipient_id, message):
-        self.sent.append((recipient_id, message))
-
-
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now = self.now + dt.timedelta(**delta)
 
 
 class Console:

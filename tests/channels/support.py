@@ -1,4 +1,5 @@
-"""What connector tests share: a stand-in for Rasa's Agent, and serving a channel over HTTP.
+"""What connector tests share: a stand-in for Rasa's Agent, serving a channel over HTTP, and
+for the handoff tests a recording output channel and a clock the test sets.
 
 How a channel is served: mounted in a real Sanic 21.12 app exactly as `rasa run` does
 (`rasa.core.channels.channel.register([channel], app, "/webhooks/")`) and started with
@@ -10,10 +11,11 @@ Several Sanic apps start in one process: tests/channels/conftest.py sets Sanic's
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import uuid
 from typing import Any, AsyncIterator, Dict, List
 
-from rasa.core.channels.channel import InputChannel, UserMessage, register
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage, register
 from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -75,3 +77,33 @@ async def serve(channel: InputChannel, agent: Any) -> AsyncIterator[str]:
     finally:
         await server.close()
     await server.after_stop()
+
+
+class RecordingOutput(OutputChannel):
+    """The person's channel: what a connector would send, kept in `sent` as (recipient,
+    message); with `fail`, it raises as a provider that is down."""
+
+    def __init__(self, sent: list, fail: bool = False) -> None:
+        self.sent, self.fail = sent, fail
+
+    @classmethod
+    def name(cls) -> str:
+        return "recording"
+
+    async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
+        if self.fail:
+            raise ConnectionError("the provider is down")
+        self.sent.append((recipient_id, message))
+
+
+class Clock:
+    """A clock the test sets (`now`) or moves (`advance`)."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now = self.now + dt.timedelta(**delta)

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 import sqlalchemy as sa
-from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.core.channels.channel import UserMessage
 from rasa.core.lock_store import InMemoryLockStore
 from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
@@ -49,7 +49,7 @@ from channels.desk.webhook import ALLOWED_UPDATES, main, run_command
 from channels.guard import guard_message
 from channels.handoff import HandoffDesk, OutputRegistry
 from tests.channels.fake_bot_api import fixture, running
-from tests.channels.support import serve
+from tests.channels.support import Clock, RecordingOutput, serve
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SV = ZoneInfo("America/El_Salvador")
@@ -80,26 +80,11 @@ def alert(key: str, **params: str) -> str:
     return CATALOG["alerts"][key]["es"].format(**params)
 
 
-class RecordingOutput(OutputChannel):
-    """The output the Telegram connector registers for the person, kept for the test."""
-
-    def __init__(self, sent: list) -> None:
-        self.sent = sent
-
-    @classmethod
-    def name(cls) -> str:
-        return "recording"
+class TextOutput(RecordingOutput):
+    """The output the Telegram connector registers for the person: keeps (recipient, text)."""
 
     async def send_response(self, recipient_id, message):
         self.sent.append((recipient_id, message["text"]))
-
-
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +122,7 @@ async def world(tmp_path, domain, monkeypatch):
                             lock_store=InMemoryLockStore())
     sent: list = []
     outputs = OutputRegistry()
-    outputs.register("telegram", lambda conversation: RecordingOutput(sent))
+    outputs.register("telegram", lambda conversation: TextOutput(sent))
     desk = HandoffDesk(agent, session_factory(engine), TEAMS, outputs,
                        clock=Clock(MONDAY_9))
     handoff.use_desk(desk)
@@ -683,7 +668,7 @@ async def live(agent, storage_env, monkeypatch):
     engine = make_engine(storage_env["DATABASE_URL"])
     sent: list = []
     outputs = OutputRegistry()
-    outputs.register("rest", lambda conversation: RecordingOutput(sent))
+    outputs.register("rest", lambda conversation: TextOutput(sent))
     # The desk's clock is a Monday morning, when the teams are open, and too early for a case
     # made this week to be passed on to the fallback team (whenever the test runs).
     desk = HandoffDesk(agent, session_factory(engine), teams(), outputs,

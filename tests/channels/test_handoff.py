@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.core.channels.channel import UserMessage
 from rasa.core.lock_store import InMemoryLockStore
 from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
@@ -31,6 +31,7 @@ from actions.storage.repository import record_consent
 from channels import handoff
 from channels.guard import guard_message
 from channels.handoff import HandoffDesk, OutputRegistry
+from tests.channels.support import Clock, RecordingOutput
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SV = ZoneInfo("America/El_Salvador")
@@ -49,36 +50,12 @@ TEAMS = parse_teams({
 })
 
 
-class RecordingOutput(OutputChannel):
-    """What a connector's output channel would send, kept for the test."""
-
-    def __init__(self, sent: list, fail: bool = False) -> None:
-        self.sent, self.fail = sent, fail
-
-    @classmethod
-    def name(cls) -> str:
-        return "recording"
-
-    async def send_response(self, recipient_id, message):
-        if self.fail:
-            raise ConnectionError("the provider is down")
-        self.sent.append((recipient_id, message))
-
-
 class RecordingNotifier:
     def __init__(self) -> None:
         self.calls = []
 
     async def notify(self, kind, case, recipients):
         self.calls.append((kind, case.id, case.team, [s.id for s in recipients]))
-
-
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 @pytest.fixture(scope="module")

@@ -33,8 +33,8 @@ from actions.storage.tracker_store import EncryptedSQLTrackerStore
 from channels import handoff
 from channels.guard import guard_message
 from channels.handoff import HandoffDesk, OutputRegistry
-from tests.channels.test_handoff import (ID_KEY, MONDAY_9, TEAMS, Clock, RecordingNotifier,
-                                         RecordingOutput)
+from tests.channels.support import Clock, RecordingOutput
+from tests.channels.test_handoff import ID_KEY, MONDAY_9, TEAMS, RecordingNotifier
 from tests.storage.conftest import create_postgres_database, drop_postgres_database
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from rasa.shared.core.events import BotUttered
 
 from channels.webchat import WebChatChannel
