@@ -9,7 +9,7 @@ import logging
 from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
 
 from rasa.core.channels.channel import InputChannel, UserMessage
-from sanic import Blueprint, response
+from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from telegram import Bot, CallbackQuery, ForceReply, Message, ReplyParameters, Update, User
@@ -27,7 +27,7 @@ from channels.desk.notifier import DeskNotifier, Place, markup
 from channels.desk.settings import (CHANNEL, DeskConfigError, DeskSettings, check_groups)
 from channels.handoff import HandoffDesk, desk_for, use_notifier
 from channels.telegram.settings import BotConnection, quiet_library_logs
-from channels.telegram.updates import Refused, parse_update
+from channels.telegram.updates import receive_update
 
 logger = logging.getLogger(__name__)
 
@@ -100,21 +100,14 @@ class TelegramDeskChannel(InputChannel):
 
         @blueprint.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            try:
-                update = parse_update(request, str(self.settings.webhook_secret), self.bot)
-            except Refused as refused:
-                logger.warning("a desk webhook request was refused: %s", refused.reason)
-                return response.text(refused.reason, status=refused.status)
-            if not self.seen.add(str(update.update_id)):
-                logger.info("a repeated desk update was ignored (Telegram retry)")
-                return response.empty(status=200)
             agent = getattr(request.app.ctx, "agent", None)
-            try:
+
+            async def handle(update: Update) -> None:
                 if agent is not None:
                     await self.handle(self.install(agent), update)
-            except Exception as error:  # noqa: BLE001 - logged without content, answered 200
-                logger.error("handling a desk update failed: %s", type(error).__name__)
-            return response.empty(status=200)
+
+            return await receive_update(request, str(self.settings.webhook_secret), self.bot,
+                                        self.seen, handle, "desk")
 
         @blueprint.listener("after_server_stop")
         async def close(*_: Any) -> None:

@@ -12,7 +12,7 @@ from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Text, Tupl
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.shared.core.events import SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
-from sanic import Blueprint, response
+from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from telegram import Bot, CallbackQuery, Message, Update, User
@@ -29,7 +29,7 @@ from channels.handoff import register_output
 from channels.telegram.output import TelegramOutput, resolve_callback_data
 from channels.telegram.settings import (CHANNEL, BotConnection, TelegramSettings,
                                         quiet_library_logs)
-from channels.telegram.updates import Refused, parse_update
+from channels.telegram.updates import receive_update
 from channels.turns import take_turn
 
 logger = logging.getLogger(__name__)
@@ -152,29 +152,15 @@ class TelegramChannel(InputChannel):
 
         @blueprint.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            try:
-                update = self._parse(request)
-            except Refused as refused:
-                logger.warning("a Telegram webhook request was refused: %s", refused.reason)
-                return response.text(refused.reason, status=refused.status)
-            if not self.seen.add(str(update.update_id)):
-                logger.info("a repeated Telegram update was ignored (Telegram retry)")
-                return response.empty(status=200)
-            try:
-                await self._dispatch(request, on_new_message, update)
-            except Exception as error:  # noqa: BLE001 - logged without content, answered 200
-                logger.error("handling a Telegram update failed: %s", type(error).__name__)
-            return response.empty(status=200)
+            return await receive_update(
+                request, str(self.settings.webhook_secret), self.bot, self.seen,
+                lambda update: self._dispatch(request, on_new_message, update), "Telegram")
 
         @blueprint.listener("after_server_stop")
         async def close(*_: Any) -> None:
             await self.close()
 
         return blueprint
-
-    def _parse(self, request: Request) -> Update:
-        """The update of a request Telegram sent, or Refused (403, 413, 400)."""
-        return parse_update(request, str(self.settings.webhook_secret), self.bot)
 
     async def _dispatch(self, request: Request, on_new_message: OnNewMessage,
                         update: Update) -> None:
