@@ -107,7 +107,7 @@ class TelegramDeskChannel(InputChannel):
                     await self.handle(self.install(agent), update)
 
             return await receive_update(request, str(self.settings.webhook_secret), self.bot,
-                                        self.seen, handle, "desk")
+                                        self.seen, handle, "desk", logger)
 
         @blueprint.listener("after_server_stop")
         async def close(*_: Any) -> None:

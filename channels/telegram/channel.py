@@ -154,7 +154,8 @@ class TelegramChannel(InputChannel):
         async def receive(request: Request) -> HTTPResponse:
             return await receive_update(
                 request, str(self.settings.webhook_secret), self.bot, self.seen,
-                lambda update: self._dispatch(request, on_new_message, update), "Telegram")
+                lambda update: self._dispatch(request, on_new_message, update), "Telegram",
+                logger)
 
         @blueprint.listener("after_server_stop")
         async def close(*_: Any) -> None:

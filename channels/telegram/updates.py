@@ -65,20 +65,21 @@ def parse_update(request: Request, secret: str, bot: Bot) -> Update:
 
 
 async def receive_update(request: Request, secret: str, bot: Bot, seen: Any,
-                         handle: Callable[[Update], Awaitable[None]], bot_name: str
-                         ) -> HTTPResponse:
+                         handle: Callable[[Update], Awaitable[None]], bot_name: str,
+                         log: logging.Logger = logger) -> HTTPResponse:
     """Answers one webhook request of `bot_name` ("Telegram", "desk"); `seen` remembers
-    update ids (`channels.common.RecentIds` or its Redis twin). Logs no content."""
+    update ids (`channels.common.RecentIds` or its Redis twin); `log` is the bot's own
+    logger. Logs no content."""
     try:
         update = parse_update(request, secret, bot)
     except Refused as refused:
-        logger.warning("a %s webhook request was refused: %s", bot_name, refused.reason)
+        log.warning("a %s webhook request was refused: %s", bot_name, refused.reason)
         return response.text(refused.reason, status=refused.status)
     if not seen.add(str(update.update_id)):
-        logger.info("a repeated %s update was ignored (Telegram retry)", bot_name)
+        log.info("a repeated %s update was ignored (Telegram retry)", bot_name)
         return response.empty(status=200)
     try:
         await handle(update)
     except Exception as error:  # noqa: BLE001 - logged without content, answered 200
-        logger.error("handling a %s update failed: %s", bot_name, type(error).__name__)
+        log.error("handling a %s update failed: %s", bot_name, type(error).__name__)
     return response.empty(status=200)
