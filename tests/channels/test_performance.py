@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.policies.rule_policy import RULES, RULES_FOR_LOOP_UNHAPPY_PATH, RulePolicy
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bench.conversations import CONVERSATIONS
 from channels import performance
 
 MESSAGES = [
@@ -87,7 +91,76 @@ def test_an_input_named_like_a_node_is_refused_as_before(agent, runner_method):
                        targets=[agent.processor.model_metadata.nlu_target])
 
 
-def test_installing_is_idempotent_and_replaces_the_runner_method():
+def test_installing_is_idempotent_and_replaces_the_methods():
     performance.install_performance_fixes()
     performance.install_performance_fixes()
     assert DaskGraphRunner.run is performance.run_graph
+    assert RulePolicy._get_possible_keys is performance.possible_rule_keys
+
+
+# --- the rule index: exactly the rules RulePolicy finds ------------------------------------
+
+# Beside the benchmark's conversations: the intake form (an active loop), its interruptions,
+# a handoff, a crisis and a language switch.
+MORE_CONVERSATIONS = [
+    ["quiero registrarme", "si", "si acepto", "soyapango", "ayer", "deportado", "cancelar"],
+    ["quiero registrarme", "si", "si", "quiero hablar con una persona", "no"],
+    ["me quiero morir", "si", "gracias"],
+    ["hello", "en español por favor", "necesito trabajo", "menu", "/ask_documents"],
+    ["🙂", "", "asdfgh qwerty", "zzzz", "ok"],
+]
+
+
+@pytest.fixture(scope="module")
+def policy(agent):
+    nodes = agent.processor.graph_runner._instantiated_nodes.values()
+    (found,) = [node._component for node in nodes
+                if isinstance(getattr(node, "_component", None), RulePolicy)]
+    return found
+
+
+def _same_keys(policy, states):
+    for table in (RULES, RULES_FOR_LOOP_UNHAPPY_PATH):
+        lookup = policy.lookup[table]
+        assert (performance.possible_rule_keys(policy, lookup, states)
+                == performance._ORIGINAL_POSSIBLE_KEYS(policy, lookup, states)), states
+
+
+def test_every_rule_is_found_from_its_own_states_and_their_tails(policy):
+    found_something = 0
+    for key in policy.lookup[RULES]:
+        states = json.loads(key)
+        for start in range(len(states)):
+            _same_keys(policy, states[start:])
+        found_something += bool(performance.possible_rule_keys(
+            policy, policy.lookup[RULES], states))
+    # A rule whose states say a slot should not be set does not match its own key's states.
+    assert found_something > 0.9 * len(policy.lookup[RULES])
+
+
+async def test_every_state_of_real_conversations_finds_the_same_rules(agent, policy):
+    rule_only_data = policy._get_rule_only_data()
+    checked = in_a_form = 0
+    for number, conversation in enumerate(CONVERSATIONS + MORE_CONVERSATIONS):
+        sender = f"policy-test-{number}"
+        for text in conversation:
+            await agent.handle_message(UserMessage(text, CollectingOutputChannel(), sender))
+        tracker = await agent.tracker_store.retrieve(sender)
+        for prefix, _ in tracker.generate_all_prior_trackers():
+            for use_text in (False, True):
+                states = policy._prediction_states(prefix, agent.domain, use_text,
+                                                   rule_only_data=rule_only_data)
+                _same_keys(policy, states)
+                checked += 1
+                in_a_form += bool(states and states[-1].get("active_loop"))
+    assert checked > 300 and in_a_form >= 5
+
+
+def test_a_table_that_lost_keys_is_indexed_again(policy):
+    lookup = dict(policy.lookup[RULES])
+    key = next(iter(lookup))
+    states = json.loads(key)
+    assert key in performance.possible_rule_keys(policy, lookup, states)
+    lookup.pop(key)  # what RulePolicy does to its table while training
+    assert key not in performance.possible_rule_keys(policy, lookup, states)
+    _same_keys(policy, states)
