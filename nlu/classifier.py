@@ -5,19 +5,25 @@
 - scikit-learn multiplies each message's sparse features by `coef_.T`; with the C-ordered
   `coef_` it stores, scipy copies that whole matrix on every prediction (2 ms a message here).
   Keeping `coef_` in Fortran order makes `coef_.T` contiguous, and the copy disappears.
+- Rasa builds each message's row by copying and stacking feature objects three times over
+  (`Message.get_sparse_features`, then two more stacks): about a twelfth of a message's time.
+  `_create_X` stacks the same sentence features once, in the same order, into the same row;
+  anything else (dense features, none at all) goes Rasa's way.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Text
+from typing import Any, Dict, List, Text
 
 import numpy as np
-
+import scipy.sparse
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.engine.graph import ExecutionContext
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 
@@ -39,6 +45,19 @@ class TunedLogisticRegressionClassifier(LogisticRegressionClassifier):
     def _contiguous(self) -> None:
         if hasattr(self.clf, "coef_"):
             self.clf.coef_ = np.asfortranarray(self.clf.coef_)
+
+    def _create_X(self, messages: List[Message]) -> scipy.sparse.csr_matrix:
+        rows = []
+        for message in messages:
+            parts = [f for f in message.features
+                     if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE]
+            if parts and all(f.is_sparse() for f in parts):
+                rows.append(scipy.sparse.hstack([f.features for f in parts], format="csr"))
+            else:
+                rows.append(super()._create_X([message]))
+        if len(rows) == 1:
+            return rows[0]
+        return scipy.sparse.vstack(rows, format="csr")
 
     def train(self, training_data: TrainingData) -> Resource:
         resource = super().train(training_data)
