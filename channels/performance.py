@@ -32,6 +32,18 @@ has (or asks for none), so the rules are indexed once by those two values and on
 in the matching groups are tested, with Rasa's own test. Which rules apply, and so every
 prediction, is what RulePolicy found before (tests/channels/test_performance.py compares
 both on every rule and on every state of real conversations).
+
+5. A conversation's past states. To predict, RulePolicy turns the whole conversation into
+a list of states (replaying every event) twice: once to match the user's text, once to
+match the intent. The two differ only in how the last user turn is then trimmed, which
+happens on the list afterwards. The states of a tracker are remembered together with its
+number of events and its latest event (events are only ever appended), and each caller gets
+its own copy of them to trim: the second replay, about a twentieth of a message, goes away.
+
+6. Copying slots. Every new tracker object (several per message) copies each of the
+domain's slots with `copy.copy`, which goes the generic way (`__reduce_ex__`, then
+rebuilding the object): about a thirtieth of a message. Slots get a `__copy__` doing what
+that generic way does for them, a new object of the same class with the same attributes.
 """
 
 from __future__ import annotations
@@ -49,6 +61,8 @@ from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.constants import PREVIOUS_ACTION, SHOULD_NOT_BE_SET, USER
 from rasa.shared.core.domain import State
 from rasa.shared.core.events import Event
+from rasa.shared.core.slots import Slot
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import ACTION_NAME, INTENT
 from rasa.shared.utils.common import all_subclasses
 
@@ -232,8 +246,45 @@ def possible_rule_keys(self: RulePolicy, lookup: Dict[Text, Text], states: List[
     return possible
 
 
+_ORIGINAL_PAST_STATES = DialogueStateTracker.past_states
+_STATES = "_retorno_past_states"
+
+
+def _copy_states(states: List[State]) -> List[State]:
+    """A copy callers may trim: new state and sub-state dicts (their values are immutable:
+    names, tuples, numbers)."""
+    return [{kind: dict(sub) if isinstance(sub, dict) else sub for kind, sub in state.items()}
+            for state in states]
+
+
+def remembered_past_states(self: DialogueStateTracker, domain: Any,
+                           omit_unset_slots: bool = False,
+                           ignore_rule_only_turns: bool = False,
+                           rule_only_data: Optional[Dict[Text, Any]] = None) -> List[State]:
+    """`DialogueStateTracker.past_states`, computed once per tracker state (docstring, 5)."""
+    latest = self.events[-1] if self.events else None
+    key = (len(self.events), omit_unset_slots, ignore_rule_only_turns,
+           json.dumps(rule_only_data, sort_keys=True, default=str))
+    remembered = self.__dict__.get(_STATES)
+    if (remembered is not None and remembered[0] == key and remembered[1] is latest
+            and remembered[2] is domain):
+        return _copy_states(remembered[3])
+    states = _ORIGINAL_PAST_STATES(self, domain, omit_unset_slots=omit_unset_slots,
+                                   ignore_rule_only_turns=ignore_rule_only_turns,
+                                   rule_only_data=rule_only_data)
+    self.__dict__[_STATES] = (key, latest, domain, _copy_states(states))
+    return states
+
+
+def copy_slot(self: Slot) -> Slot:
+    """`copy.copy(slot)`, as the generic way makes it (docstring, 6)."""
+    copied = self.__class__.__new__(self.__class__)
+    copied.__dict__.update(self.__dict__)
+    return copied
+
+
 def install_performance_fixes() -> None:
-    """Installs the four fixes (idempotent). Called when channels start."""
+    """Installs the six fixes (idempotent). Called when channels start."""
     if not getattr(RemoteAction, _PATCHED, False):
         RemoteAction._validate_action_result = _validate_action_result  # type: ignore
         setattr(RemoteAction, _PATCHED, True)
@@ -243,3 +294,7 @@ def install_performance_fixes() -> None:
         DaskGraphRunner.run = run_graph  # type: ignore
     if RulePolicy._get_possible_keys is not possible_rule_keys:
         RulePolicy._get_possible_keys = possible_rule_keys  # type: ignore
+    if DialogueStateTracker.past_states is not remembered_past_states:
+        DialogueStateTracker.past_states = remembered_past_states  # type: ignore
+    if Slot.__dict__.get("__copy__") is not copy_slot:
+        Slot.__copy__ = copy_slot  # type: ignore

@@ -242,10 +242,23 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
         """Updates the cache with rows just written, when the database holds exactly the
         rows it held before plus these (the conversation lock keeps other writers out)."""
         if (before is None or after[0] != before[0] + len(rows)
-                or (before[1] is not None and after[1] != before[1])
-                or any(row["type_name"] == SessionStarted.type_name for row in rows)):
-            # Which rows Rasa counts as a new session depends on timestamps: reread.
+                or (before[1] is not None and after[1] != before[1])):
             self.cache.discard(sender_id)
             return
-        self.cache.put(sender_id, CachedConversation(
-            after, stored + [json.loads(row["data"]) for row in rows]))
+        events = stored + [json.loads(row["data"]) for row in rows]
+        if any(row["type_name"] == SessionStarted.type_name for row in rows):
+            events = current_session(events)
+        self.cache.put(sender_id, CachedConversation(after, events))
+
+
+def current_session(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """What Rasa's query for the current session returns from these rows (in id order):
+    the rows stamped at or after the latest `session_started` stamp, or all rows if there
+    is none. Rows of earlier sessions missing from `events` are stamped before the latest
+    session start they were left out for, so they would not be returned either."""
+    starts = [e.get("timestamp") for e in events
+              if e.get("event") == SessionStarted.type_name and e.get("timestamp") is not None]
+    if not starts:
+        return events
+    latest = max(starts)
+    return [e for e in events if e.get("timestamp") is not None and e["timestamp"] >= latest]

@@ -10,6 +10,7 @@ from rasa.core.policies.rule_policy import RULES, RULES_FOR_LOOP_UNHAPPY_PATH, R
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.slots import Slot
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bench.conversations import CONVERSATIONS
@@ -96,6 +97,8 @@ def test_installing_is_idempotent_and_replaces_the_methods():
     performance.install_performance_fixes()
     assert DaskGraphRunner.run is performance.run_graph
     assert RulePolicy._get_possible_keys is performance.possible_rule_keys
+    assert DialogueStateTracker.past_states is performance.remembered_past_states
+    assert Slot.__copy__ is performance.copy_slot
 
 
 # --- the rule index: exactly the rules RulePolicy finds ------------------------------------
@@ -164,3 +167,41 @@ def test_a_table_that_lost_keys_is_indexed_again(policy):
     lookup.pop(key)  # what RulePolicy does to its table while training
     assert key not in performance.possible_rule_keys(policy, lookup, states)
     _same_keys(policy, states)
+
+
+# --- remembered past states: Rasa's states, recomputed whenever the tracker changes --------
+
+async def test_past_states_are_rasas_at_every_step_and_copies_can_be_trimmed(agent, policy):
+    rule_only_data = policy._get_rule_only_data()
+    sender = "performance-states"
+    for text in ["hola", "quiero registrarme", "si", "si acepto", "cancelar", "gracias"]:
+        await agent.handle_message(UserMessage(text, CollectingOutputChannel(), sender))
+        tracker = await agent.tracker_store.retrieve(sender)
+        for arguments in ({}, {"rule_only_data": rule_only_data},
+                          {"ignore_rule_only_turns": True, "rule_only_data": rule_only_data},
+                          {"omit_unset_slots": True}):
+            expected = performance._ORIGINAL_PAST_STATES(tracker, agent.domain, **arguments)
+            first = performance.remembered_past_states(tracker, agent.domain, **arguments)
+            assert first == expected
+            first[-1].clear()  # what callers do to the last state (trimming the user turn)
+            first.append({})
+            assert performance.remembered_past_states(
+                tracker, agent.domain, **arguments) == expected
+        before = performance.remembered_past_states(tracker, agent.domain)
+        tracker.update(ActionExecuted("utter_help"))
+        after = performance.remembered_past_states(tracker, agent.domain)
+        assert after == performance._ORIGINAL_PAST_STATES(tracker, agent.domain)
+        assert len(after) == len(before) + 1
+
+
+def test_slots_copy_as_the_generic_copy_does(agent):
+    import copy
+
+    for slot in agent.domain.slots:
+        generic = copy._reconstruct(slot, None, *slot.__reduce_ex__(4))
+        ours = performance.copy_slot(slot)
+        assert type(ours) is type(slot) and ours is not slot
+        assert ours.__dict__ == generic.__dict__ == slot.__dict__
+        original = slot.value
+        ours.value = "changed"
+        assert slot.value == original  # a copy, not the domain's slot

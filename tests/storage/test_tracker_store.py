@@ -143,6 +143,28 @@ async def test_a_new_session_is_read_as_rasa_reads_it(empty_database_url, keys):
     assert [e.text for e in mine.events if isinstance(e, UserUttered)] == ["de nuevo"]
 
 
+async def test_a_new_session_saved_here_is_remembered_as_rasa_reads_it(
+        empty_database_url, keys):
+    store = new_store(empty_database_url)
+    tracker = await conversation(store, "a", "hola", "dui")
+    late = tracker.events[-1].timestamp + 100  # a clock that jumped ahead, then back
+    tracker.update(UserUttered("stamped late", timestamp=late))
+    await store.save(tracker)
+    for event in [ActionExecuted("action_session_start"), SessionStarted(),
+                  ActionExecuted("action_listen"), UserUttered("de nuevo")]:
+        tracker.update(event)
+    await store.save(tracker)
+    assert len(store.cache) == 1  # kept, not dropped and read again
+    rasa = as_json(await plain_store(empty_database_url).retrieve("a"))
+    assert store.current_event_dicts("a") == rasa
+    assert [e["text"] for e in rasa if e["event"] == "user"] == ["stamped late", "de nuevo"]
+    tracker = await store.retrieve("a")
+    tracker.update(UserUttered("y otra"))
+    await store.save(tracker)
+    assert store.current_event_dicts("a") == as_json(
+        await plain_store(empty_database_url).retrieve("a"))
+
+
 async def test_reading_does_not_change_what_is_remembered(empty_database_url, keys):
     store = new_store(empty_database_url)
     await conversation(store, "a", "hola", "dui")
