@@ -20,7 +20,6 @@ from types import SimpleNamespace
 import pytest
 import redis
 from rasa.core.channels.channel import UserMessage
-from rasa.core.lock_store import RedisLockStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, SlotSet, UserUttered
 
@@ -28,6 +27,7 @@ from actions.services import cases
 from actions.storage import migrate
 from actions.storage.crypto import Cipher, generate_key, person_id, use_cipher
 from actions.storage.db import make_engine, session_factory, transaction
+from actions.storage.lock_store import AtomicRedisLockStore
 from actions.storage.repository import record_consent
 from actions.storage.tracker_store import EncryptedSQLTrackerStore
 from channels import handoff
@@ -64,12 +64,12 @@ def redis_up():
 
 
 @pytest.fixture
-def cluster(shared_database, redis_up, monkeypatch):
+async def cluster(shared_database, redis_up, monkeypatch):
     """Instances "a" and "b": separate stores and desks over the same databases and Redis."""
     monkeypatch.setenv("RETORNO_ID_KEY", ID_KEY)
     use_cipher(Cipher([generate_key()]))
     domain = Domain.load(str(PROJECT_ROOT / "bot" / "domain"))
-    prefix = f"retorno-test-{uuid.uuid4().hex[:8]}"
+    prefix = f"retornotest{uuid.uuid4().hex[:8]}"
     instances, engines = {}, []
     for name in ("a", "b"):
         engine = make_engine(shared_database)
@@ -77,8 +77,8 @@ def cluster(shared_database, redis_up, monkeypatch):
         agent = SimpleNamespace(
             tracker_store=EncryptedSQLTrackerStore(domain, dialect="postgresql",
                                                    host=shared_database),
-            lock_store=RedisLockStore(host="127.0.0.1", port=6379, db=REDIS_DB,
-                                      key_prefix=prefix))
+            lock_store=AtomicRedisLockStore(host="127.0.0.1", port=6379, db=REDIS_DB,
+                                            key_prefix=prefix))
         sent: list = []
         outputs = OutputRegistry()
         outputs.register("whatsapp", lambda conversation, sent=sent: RecordingOutput(sent))
@@ -88,6 +88,8 @@ def cluster(shared_database, redis_up, monkeypatch):
         handoff.use_desk(desk)
         instances[name] = SimpleNamespace(agent=agent, desk=desk, sent=sent)
     yield SimpleNamespace(**instances, sessions=instances["a"].desk.sessions)
+    for instance in instances.values():
+        await instance.agent.lock_store.close()
     for engine in engines:
         engine.dispose()
     use_cipher(None)
