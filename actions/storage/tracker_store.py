@@ -17,6 +17,11 @@ the sender). Only rows added since are fetched; anything else (a deletion, a new
 another process's write it cannot account for) reloads from the database as Rasa does. So
 several Rasa processes sharing one database stay correct; the cache only saves work.
 
+Reads (the guard's, Rasa's) run outside a transaction on PostgreSQL: one round trip per
+query instead of BEGIN, the query and ROLLBACK (each read is a single consistent statement;
+PostgreSQL's default isolation gives every statement its own snapshot anyway). SQLite never
+opened a transaction for reads.
+
 On SQLite (the local default) connections are pooled instead of opened per query, and the
 file uses write-ahead logging with `synchronous=NORMAL`: a commit no longer waits for the
 disk twice. A power cut can lose the last commits but never corrupts the file; production
@@ -33,11 +38,12 @@ import json
 import logging
 import os
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import sqlalchemy as sa
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, ensure_schema_exists
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.pool import QueuePool
@@ -152,6 +158,20 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
         super().__init__(*args, **kwargs)
         if self.engine.dialect.name == "sqlite":
             self._pool_sqlite_connections()
+            self._read_sessions = self.sessionmaker
+        else:
+            self._read_sessions = sa.orm.session.sessionmaker(
+                bind=self.engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+    @contextmanager
+    def read_scope(self) -> Iterator[Any]:
+        """Rasa's `session_scope` for reading only (module docstring)."""
+        session = self._read_sessions()
+        try:
+            ensure_schema_exists(session)
+            yield session
+        finally:
+            session.close()
 
     def _pool_sqlite_connections(self) -> None:
         """SQLAlchemy 1.4 opens a new SQLite connection per session (NullPool); 2.0 pools
@@ -198,14 +218,14 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
     def current_event_dicts(self, sender_id: str) -> List[Dict[str, Any]]:
         """The current session's stored events as JSON objects (do not modify them): for
         readers that need a few facts, not a tracker (channels.guard)."""
-        with self.session_scope() as session:
+        with self.read_scope() as session:
             return self._current_events(session, sender_id)
 
     async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool
                         ) -> Optional[DialogueStateTracker]:
         if fetch_events_from_all_sessions or self.cache.maxsize <= 0:
             return await super()._retrieve(sender_id, fetch_events_from_all_sessions)
-        with self.session_scope() as session:
+        with self.read_scope() as session:
             events = self._current_events(session, sender_id)
         if not self.domain or not events:
             return None

@@ -195,3 +195,23 @@ def test_sqlite_commits_use_the_write_ahead_log(tmp_path, keys):
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+
+
+async def test_reads_run_outside_a_transaction_on_postgresql_and_saves_inside(
+        postgres_database, keys):
+    store = new_store(postgres_database.empty())  # (SQLite never opens one for reads)
+    seen = []
+
+    def record(connection, cursor, statement, *args):
+        seen.append((statement.split()[0].upper(), cursor.connection.autocommit))
+
+    sa.event.listen(store.engine, "before_cursor_execute", record)
+    tracker = await conversation(store, "a", "hola")
+    seen.clear()
+    store.current_event_dicts("a")
+    await store.retrieve("a")
+    assert seen and all(autocommit for _, autocommit in seen)
+    seen.clear()
+    tracker.update(UserUttered("otra"))
+    await store.save(tracker)
+    assert ("INSERT", False) in seen and not any(autocommit for _, autocommit in seen)
