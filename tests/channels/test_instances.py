@@ -18,7 +18,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import redis
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, SlotSet, UserUttered
@@ -36,6 +35,7 @@ from channels.handoff import HandoffDesk, OutputRegistry
 from tests.channels.support import Clock, RecordingOutput
 from tests.channels.test_handoff import ID_KEY, MONDAY_9, TEAMS, RecordingNotifier
 from tests.storage.conftest import create_postgres_database, drop_postgres_database
+from tests.storage.support import local_redis
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REDIS_DB = 14
@@ -54,11 +54,7 @@ def shared_database():
 
 @pytest.fixture(scope="module")
 def redis_up():
-    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB, socket_timeout=0.5)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip("no Redis server on 127.0.0.1:6379")
+    client = local_redis(REDIS_DB)
     yield
     client.close()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+import redis
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -33,3 +35,13 @@ def table_rows(engine: Engine, table: str) -> int:
     with engine.connect() as connection:
         return connection.execute(
             sa.select(sa.func.count()).select_from(sa.table(table))).scalar_one()
+
+
+def local_redis(db: int) -> "redis.Redis":
+    """A client of the local Redis server's database `db`; skips the test without a server."""
+    client = redis.Redis(host="127.0.0.1", port=6379, db=db, socket_timeout=0.5)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis server on 127.0.0.1:6379")
+    return client

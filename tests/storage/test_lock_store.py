@@ -13,17 +13,14 @@ from rasa.core.lock_store import LockError, LockStore
 from rasa.utils.endpoints import EndpointConfig
 
 from actions.storage.lock_store import AtomicRedisLockStore
+from tests.storage.support import local_redis
 
 REDIS_DB = 13
 
 
 @pytest.fixture(scope="module")
 def redis_client():
-    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB, socket_timeout=0.5)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip("no Redis server on 127.0.0.1:6379")
+    client = local_redis(REDIS_DB)
     yield client
     client.flushdb()
 
