@@ -212,6 +212,11 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
                 events = cached.events + [json.loads(row.data) for row in new_rows]
         if events is None:
             events = self._session_events(session, sender_id)
+            if self._mark(session, sender_id) != mark:
+                # Rows were written between the two reads (another process, outside the
+                # lock): these events may not be the rows `mark` describes. Not remembered.
+                self.cache.discard(sender_id)
+                return events
         self.cache.put(sender_id, CachedConversation(mark, events))
         return events
 

@@ -1,6 +1,7 @@
 """Rasa's conversation events are encrypted at rest, and still read back."""
 
 import json
+import time
 import sqlite3
 
 import pytest
@@ -120,6 +121,31 @@ async def test_writes_by_another_process_are_seen(empty_database_url, keys):
     assert as_json(tracker) == as_json(await plain_store(empty_database_url).retrieve("a"))
     assert [e.text for e in tracker.events if isinstance(e, UserUttered)] == [
         "hola", "otra cosa"]
+
+
+async def test_a_write_between_counting_and_reading_is_not_remembered_twice(
+        empty_database_url, keys, monkeypatch):
+    ours, theirs = new_store(empty_database_url), new_store(empty_database_url)
+    await conversation(theirs, "a", "hola")
+    read = ours._session_events
+    written = []
+
+    def read_after_another_write(session, sender_id):
+        if not written:  # another worker commits right after our count, before our read
+            written.append(True)
+            with theirs.session_scope() as other:
+                other.execute(theirs.SQLEvent.__table__.insert(), [{
+                    "sender_id": "a", "type_name": "user", "timestamp": time.time(),
+                    "intent_name": None, "action_name": None,
+                    "data": json.dumps(UserUttered("entre medio").as_dict())}])
+                other.commit()
+        return read(session, sender_id)
+
+    monkeypatch.setattr(ours, "_session_events", read_after_another_write)
+    for _ in range(3):
+        assert ours.current_event_dicts("a") == as_json(
+            await plain_store(empty_database_url).retrieve("a"))
+    assert written
 
 
 async def test_deleted_conversations_are_not_served_from_memory(empty_database_url, keys):
