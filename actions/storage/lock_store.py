@@ -18,6 +18,7 @@ Here each step is one Redis script, so it happens at once for every process:
 - releasing serves the next ticket, and removes the keys once nobody waits.
 Waiting polls every 10 ms (growing to 50 ms) with the asyncio Redis client, so the server
 keeps working meanwhile. Tickets are served in the order they were taken, as in Rasa.
+Needs Redis 6.0 or newer.
 
 Configure in bot/endpoints.production.yml: `type: actions.storage.lock_store.AtomicRedisLockStore`
 with Rasa's Redis lock store keys (`url`, `port`, `db`, `password`, `username`, `use_ssl`,
@@ -39,18 +40,29 @@ from rasa.utils.endpoints import EndpointConfig
 logger = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = "retorno"
+# Longer than any message can take (Rasa gives an action call 300 s at most).
+COUNTER_LIFETIME_MS = 24 * 3600 * 1000
 FIRST_WAIT, LONGEST_WAIT = 0.01, 0.05
 
 # KEYS: next ticket counter, ticket being served, tickets (sorted set: ticket -> expiry ms).
-# ARGV: lifetime in ms. Returns the new ticket.
+# ARGV: lifetime in ms, how long the counter outlives its last ticket in ms. Returns the new
+# ticket. The counter is never reset while a holder could still be running, so a ticket
+# number is never given twice (a late release cannot touch another holder's ticket).
 _TAKE = """
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local lifetime = tonumber(ARGV[1])
 local ticket = redis.call('INCR', KEYS[1])
-local expires = now_ms + tonumber(ARGV[1])
-redis.call('ZADD', KEYS[3], expires, ticket)
+redis.call('ZADD', KEYS[3], now_ms + lifetime, ticket)
 redis.call('SETNX', KEYS[2], ticket)
-for _, key in ipairs(KEYS) do redis.call('PEXPIRE', key, tonumber(ARGV[1]) + 1000) end
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+end
+for i = 2, 3 do
+  if redis.call('PTTL', KEYS[i]) < lifetime + 1000 then
+    redis.call('PEXPIRE', KEYS[i], lifetime + 1000)
+  end
+end
 return ticket
 """
 
@@ -77,13 +89,14 @@ if serving == ticket then return 1 end
 return 0
 """
 
-# KEYS as above. ARGV: ticket. Serves the next ticket; deletes the keys when none is left.
+# KEYS as above. ARGV: ticket. Serves the next ticket; when none is left, removes the
+# served and ticket keys (the counter stays until it expires, see _TAKE).
 _RELEASE = """
 local ticket = tonumber(ARGV[1])
 redis.call('ZREM', KEYS[3], ticket)
 local serving = tonumber(redis.call('GET', KEYS[2]) or ticket)
 if serving == ticket then redis.call('SET', KEYS[2], ticket + 1, 'KEEPTTL') end
-if redis.call('ZCARD', KEYS[3]) == 0 then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3]) end
+if redis.call('ZCARD', KEYS[3]) == 0 then redis.call('DEL', KEYS[2], KEYS[3]) end
 return 1
 """
 
@@ -148,8 +161,15 @@ class AtomicRedisLockStore(LockStore):
         Raises LockError if Redis fails or this ticket expires while waiting."""
         take, served, release = self._redis()
         keys = self._keys(conversation_id)
+        taking = asyncio.ensure_future(
+            take(keys=keys, args=[max(1, int(lock_lifetime * 1000)), COUNTER_LIFETIME_MS]))
         try:
-            ticket = int(await take(keys=keys, args=[max(1, int(lock_lifetime * 1000))]))
+            ticket = int(await asyncio.shield(taking))
+        except asyncio.CancelledError:
+            # The request was cancelled (a client gone) while Redis was giving the ticket:
+            # give it back once it arrives, or the conversation would wait for its expiry.
+            taking.add_done_callback(lambda done: self._give_back(release, keys, done))
+            raise
         except aioredis.RedisError as error:
             raise LockError(f"Could not take a ticket: {type(error).__name__}") from None
         try:
@@ -162,6 +182,11 @@ class AtomicRedisLockStore(LockStore):
                 # The ticket expires on its own; the next one is served then.
                 logger.warning("could not release a conversation lock (%s)",
                                type(error).__name__)
+
+    @staticmethod
+    def _give_back(release: Any, keys: list, taken: "asyncio.Future") -> None:
+        if not taken.cancelled() and taken.exception() is None:
+            asyncio.ensure_future(release(keys=keys, args=[int(taken.result())]))
 
     @staticmethod
     async def _wait_until_served(served: Any, keys: list, ticket: int,

@@ -12,7 +12,7 @@ import redis
 from rasa.core.lock_store import LockError, LockStore
 from rasa.utils.endpoints import EndpointConfig
 
-from actions.storage.lock_store import AtomicRedisLockStore
+from actions.storage.lock_store import COUNTER_LIFETIME_MS, AtomicRedisLockStore
 from tests.storage.support import local_redis
 
 REDIS_DB = 13
@@ -74,14 +74,58 @@ async def test_one_holder_at_a_time_in_the_order_tickets_were_taken(stores, monk
 async def test_keys_are_removed_once_nobody_waits(stores, prefix, redis_client):
     store = stores()
     async with store.lock("person"):
-        assert redis_client.keys(f"{prefix}:*")
-    assert redis_client.keys(f"{prefix}:*") == []
+        assert len(redis_client.keys(f"{prefix}:*")) == 3
+    # Only the ticket counter stays, for a day, so that no ticket number is given twice.
+    (counter,) = redis_client.keys(f"{prefix}:*")
+    assert counter.endswith(b":next")
+    assert 0 < redis_client.pttl(counter) <= COUNTER_LIFETIME_MS
+
+
+async def test_a_late_release_of_an_expired_ticket_lets_nobody_in_early(stores):
+    store = stores()
+    take, _, release = store._redis()
+    keys = store._keys("person")
+    late = int(await take(keys=keys, args=[100, COUNTER_LIFETIME_MS]))  # a stuck holder
+    await asyncio.sleep(0.2)  # ...whose ticket expires
+    async with store.lock("person"):  # the next message goes ahead, and the queue empties
+        pass
+    order = []
+
+    async def holder():
+        async with store.lock("person"):
+            order.append("in")
+            await release(keys=keys, args=[late])  # the stuck holder finally returns
+            await asyncio.sleep(0.1)
+            order.append("out")
+
+    async def next_message():
+        await asyncio.sleep(0.03)
+        async with stores().lock("person"):
+            order.append("next")
+
+    await asyncio.gather(holder(), next_message())
+    assert order == ["in", "out", "next"]
+
+
+async def test_a_cancelled_request_gives_its_ticket_back(stores):
+    store = stores()
+    waiting = asyncio.ensure_future(store.lock("person").__aenter__())
+    await asyncio.sleep(0)  # the ticket is on its way...
+    waiting.cancel()  # ...when the request is cancelled
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+
+    async def take_again():
+        async with stores().lock("person"):
+            return True
+
+    assert await asyncio.wait_for(take_again(), 2)
 
 
 async def test_a_holder_that_died_is_skipped_when_its_ticket_expires(stores):
     store = stores()
     take, _, _ = store._redis()  # a process that took the lock and died without releasing:
-    await take(keys=store._keys("person"), args=[200])
+    await take(keys=store._keys("person"), args=[200, COUNTER_LIFETIME_MS])
     started = asyncio.get_running_loop().time()
     async with stores().lock("person"):
         waited = asyncio.get_running_loop().time() - started
