@@ -225,19 +225,20 @@ def test_sqlite_commits_use_the_write_ahead_log(tmp_path, keys):
 
 async def test_reads_run_outside_a_transaction_on_postgresql_and_saves_inside(
         postgres_database, keys):
-    store = new_store(postgres_database.empty())  # (SQLite never opens one for reads)
+    url = postgres_database.empty()
+    store = new_store(url)  # (SQLite never opens a transaction for reads)
+    tracker = await conversation(store, "a", "hola")
+    with store.read_scope() as session:
+        assert session.connection().connection.autocommit is True
+    with store.session_scope() as session:
+        assert session.connection().connection.autocommit is False
     seen = []
 
     def record(connection, cursor, statement, *args):
         seen.append((statement.split()[0].upper(), cursor.connection.autocommit))
 
     sa.event.listen(store.engine, "before_cursor_execute", record)
-    tracker = await conversation(store, "a", "hola")
-    seen.clear()
-    store.current_event_dicts("a")
-    await store.retrieve("a")
-    assert seen and all(autocommit for _, autocommit in seen)
-    seen.clear()
     tracker.update(UserUttered("otra"))
     await store.save(tracker)
     assert ("INSERT", False) in seen and not any(autocommit for _, autocommit in seen)
+    assert as_json(await store.retrieve("a")) == as_json(await plain_store(url).retrieve("a"))
