@@ -6,51 +6,34 @@ recording output channel for the person's channel ("whatsapp"), and a clock the 
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import uuid
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Optional
-from zoneinfo import ZoneInfo
 
 import httpx
 from rasa.core.channels.channel import register
-from rasa.core.lock_store import InMemoryLockStore
-from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.events import SlotSet
 from sanic import Sanic
 
 from actions.services import cases, staff_auth
-from actions.services.teams import parse_teams
-from actions.storage import migrate
-from actions.storage.crypto import Cipher, generate_key, person_id, use_cipher
-from actions.storage.db import make_engine, session_factory, transaction
+from actions.storage.crypto import person_id, use_cipher
+from actions.storage.db import session_factory, transaction
 from actions.storage.repository import IntakeData, record_consent, save_intake
 from channels import handoff
 from channels.handoff import HandoffDesk, OutputRegistry
 from channels.staffweb import StaffConsoleChannel
-from tests.channels.support import Clock, RecordingOutput
+from tests.channels.support import (MONDAY_9, OFFICE_HOURS, Clock, RecordingOutput,
+                                    handoff_world, teams_for_tests)
 from tests.conftest import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SV = ZoneInfo("America/El_Salvador")
-MONDAY_9 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=SV)
 ID_KEY = "staffweb-test-id-key-" + "x" * 32
 BASE = "/webhooks/staffconsole"
 PASSWORD = "correct horse battery staple"
-HOURS = {day: ["08:00-16:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
-TEAMS = parse_teams({
-    "fallback": "nacional",
-    "teams": {
-        "nacional": {"name": {"es": "la unidad nacional", "en": "the national team"},
-                     "municipalities": [], "hours": HOURS},
-        "centro": {"name": {"es": "la oficina Centro", "en": "the Centro office"},
-                   "municipalities": ["San Salvador Centro"], "hours": HOURS},
-        "oriente": {"name": {"es": "la oficina San Miguel", "en": "the San Miguel office"},
-                    "municipalities": ["San Miguel Centro"], "hours": HOURS},
-    },
-})
+TEAMS = teams_for_tests(oriente={
+    "name": {"es": "la oficina San Miguel", "en": "the San Miguel office"},
+    "municipalities": ["San Miguel Centro"], "hours": OFFICE_HOURS})
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
@@ -58,13 +41,8 @@ class Console:
     """The running console and what the tests need around it."""
 
     def __init__(self, tmp_path: Path, domain) -> None:
-        use_cipher(Cipher([generate_key()]))
-        self.url = f"sqlite:///{tmp_path / 'retorno.db'}"
-        migrate.upgrade(self.url)
-        self.engine = make_engine(self.url)
+        self.engine, self.agent = handoff_world(tmp_path, domain)
         self.sessions = session_factory(self.engine)
-        self.agent = SimpleNamespace(tracker_store=InMemoryTrackerStore(domain),
-                                     lock_store=InMemoryLockStore())
         self.sent: list = []
         outputs = OutputRegistry()
         outputs.register("whatsapp", lambda conversation: RecordingOutput(self.sent))

@@ -1,5 +1,6 @@
 """What connector tests share: a stand-in for Rasa's Agent, serving a channel over HTTP, and
-for the handoff tests a recording output channel and a clock the test sets.
+for the handoff tests a recording output channel, a clock the test sets, the teams of the
+tests and a fresh handoff database with an agent-like holder of Rasa's in-memory stores.
 
 How a channel is served: mounted in a real Sanic 21.12 app exactly as `rasa run` does
 (`rasa.core.channels.channel.register([channel], app, "/webhooks/")`) and started with
@@ -13,15 +14,52 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import uuid
-from typing import Any, AsyncIterator, Dict, List
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, AsyncIterator, Dict, List, Tuple
+from zoneinfo import ZoneInfo
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage, register
+from rasa.core.lock_store import InMemoryLockStore
 from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Sanic
 
+from actions.services.teams import Teams, parse_teams
+from actions.storage import migrate
+from actions.storage.crypto import Cipher, generate_key, use_cipher
+from actions.storage.db import make_engine
 from tests.conftest import free_port
+
+SV = ZoneInfo("America/El_Salvador")
+MONDAY_9 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=SV)  # every team's office is open
+OFFICE_HOURS = {day: ["08:00-16:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
+
+
+def teams_for_tests(**more: Dict[str, Any]) -> Teams:
+    """The national team (the fallback) and the Centro office, plus `more` teams."""
+    return parse_teams({
+        "fallback": "nacional",
+        "teams": {
+            "nacional": {"name": {"es": "la unidad nacional", "en": "the national team"},
+                         "municipalities": [], "hours": OFFICE_HOURS},
+            "centro": {"name": {"es": "la oficina Centro", "en": "the Centro office"},
+                       "municipalities": ["San Salvador Centro"], "hours": OFFICE_HOURS},
+            **more,
+        },
+    })
+
+
+def handoff_world(tmp_path: Path, domain: Domain) -> Tuple[Any, SimpleNamespace]:
+    """A fresh, migrated application database (with a new data key in use), and an
+    agent-like object holding Rasa's in-memory tracker and lock stores."""
+    use_cipher(Cipher([generate_key()]))
+    url = f"sqlite:///{tmp_path / 'retorno.db'}"
+    migrate.upgrade(url)
+    agent = SimpleNamespace(tracker_store=InMemoryTrackerStore(domain),
+                            lock_store=InMemoryLockStore())
+    return make_engine(url), agent
 
 
 def language_domain() -> Domain:

@@ -22,22 +22,17 @@ import os
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Dict, Optional
-from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
 import sqlalchemy as sa
 from rasa.core.channels.channel import UserMessage
-from rasa.core.lock_store import InMemoryLockStore
-from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SlotSet
 
 from actions.services import cases
-from actions.services.teams import parse_teams
-from actions.storage import migrate
 from actions.storage.config import ConfigError
-from actions.storage.crypto import Cipher, generate_key, person_id, use_cipher
+from actions.storage.crypto import person_id, use_cipher
 from actions.storage.db import make_engine, session_factory, transaction
 from actions.storage.models import AuditLog, CaseMessage, HandoffCase
 from actions.storage.repository import record_consent
@@ -49,11 +44,10 @@ from channels.desk.webhook import ALLOWED_UPDATES, main, run_command
 from channels.guard import guard_message
 from channels.handoff import HandoffDesk, OutputRegistry
 from tests.channels.fake_bot_api import fixture, running
-from tests.channels.support import Clock, RecordingOutput, serve
+from tests.channels.support import (MONDAY_9, Clock, RecordingOutput, handoff_world, serve,
+                                    teams_for_tests)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SV = ZoneInfo("America/El_Salvador")
-MONDAY_9 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=SV)
 ID_KEY = "desk-test-id-key-" + "x" * 32
 TOKEN = "7098765432:AAG6w9nRkzPq1sD3fTyUvWx2YbZcA4eHiJk"
 SECRET = "desk-webhook-secret_8c2f1a9b"
@@ -63,16 +57,7 @@ NACIONAL = -1009988776655       # team nacional
 MARTA, JOSE, NORA, STRANGER = 5012345678, 5023456789, 5034567890, 6987654321
 SARA_ID = 5045678901  # of teams centro and nacional
 SENDER = "conv-ana"
-HOURS = {day: ["08:00-16:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
-TEAMS = parse_teams({
-    "fallback": "nacional",
-    "teams": {
-        "nacional": {"name": {"es": "la unidad nacional", "en": "the national team"},
-                     "municipalities": [], "hours": HOURS},
-        "centro": {"name": {"es": "la oficina Centro", "en": "the Centro office"},
-                   "municipalities": ["San Salvador Centro"], "hours": HOURS},
-    },
-})
+TEAMS = teams_for_tests()
 CATALOG = texts.catalog()
 
 
@@ -114,12 +99,7 @@ class World(SimpleNamespace):
 @pytest.fixture
 async def world(tmp_path, domain, monkeypatch):
     monkeypatch.setenv("RETORNO_ID_KEY", ID_KEY)
-    use_cipher(Cipher([generate_key()]))
-    url = f"sqlite:///{tmp_path / 'retorno.db'}"
-    migrate.upgrade(url)
-    engine = make_engine(url)
-    agent = SimpleNamespace(tracker_store=InMemoryTrackerStore(domain),
-                            lock_store=InMemoryLockStore())
+    engine, agent = handoff_world(tmp_path, domain)
     sent: list = []
     outputs = OutputRegistry()
     outputs.register("telegram", lambda conversation: TextOutput(sent))

@@ -11,43 +11,28 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 from rasa.core.channels.channel import UserMessage
-from rasa.core.lock_store import InMemoryLockStore
-from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, SlotSet
 
 from actions.services import cases
-from actions.services.teams import parse_teams
-from actions.storage import migrate
-from actions.storage.crypto import Cipher, generate_key, person_id, use_cipher
-from actions.storage.db import make_engine, session_factory, transaction
+from actions.storage.crypto import person_id, use_cipher
+from actions.storage.db import session_factory, transaction
 from actions.storage.models import CaseMessage
 from actions.storage.repository import record_consent
 from channels import handoff
 from channels.guard import guard_message
 from channels.handoff import HandoffDesk, OutputRegistry
-from tests.channels.support import Clock, RecordingOutput
+from tests.channels.support import (MONDAY_9, Clock, RecordingOutput, handoff_world,
+                                    teams_for_tests)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SV = ZoneInfo("America/El_Salvador")
-MONDAY_9 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=SV)
 ID_KEY = "handoff-test-id-key-" + "x" * 32
 SENDER = "conv-ana"
-HOURS = {day: ["08:00-16:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
-TEAMS = parse_teams({
-    "fallback": "nacional",
-    "teams": {
-        "nacional": {"name": {"es": "la unidad nacional", "en": "the national team"},
-                     "municipalities": [], "hours": HOURS},
-        "centro": {"name": {"es": "la oficina Centro", "en": "the Centro office"},
-                   "municipalities": ["San Salvador Centro"], "hours": HOURS},
-    },
-})
+TEAMS = teams_for_tests()
 
 
 class RecordingNotifier:
@@ -67,12 +52,7 @@ def domain():
 def world(tmp_path, domain, monkeypatch):
     """A desk on a fresh database, with an agent-like object holding Rasa's stores."""
     monkeypatch.setenv("RETORNO_ID_KEY", ID_KEY)
-    use_cipher(Cipher([generate_key()]))
-    url = f"sqlite:///{tmp_path / 'retorno.db'}"
-    migrate.upgrade(url)
-    engine = make_engine(url)
-    agent = SimpleNamespace(tracker_store=InMemoryTrackerStore(domain),
-                            lock_store=InMemoryLockStore())
+    engine, agent = handoff_world(tmp_path, domain)
     sent: list = []
     outputs = OutputRegistry()
     outputs.register("whatsapp", lambda conversation: RecordingOutput(sent))
