@@ -356,19 +356,20 @@ def held_by_tracker(tracker: Optional[DialogueStateTracker]) -> bool:
 def held_by_events(events: Sequence[Mapping[str, Any]]) -> bool:
     """The same, from the current session's stored events (JSON, as the tracker store keeps
     them), for a guard that reads events instead of rebuilding the tracker."""
-    paused, case = False, None
+    return paused_by_events(events) or case_by_events(events) is not None
+
+
+def case_by_events(events: Sequence[Mapping[str, Any]]) -> Any:
+    """The `handoff_case` slot's value after the stored events (a restart or a slot reset
+    clears it; a new session carries it over, as slots do)."""
+    case = None
     for event in events:
         kind = event.get("event")
-        if kind == ConversationPaused.type_name:
-            paused = True
-        elif kind in (ConversationResumed.type_name, "session_started", "restart"):
-            paused = False
-            case = None if kind == "restart" else case
-        elif kind == "slot" and event.get("name") == CASE_SLOT:
+        if kind == "slot" and event.get("name") == CASE_SLOT:
             case = event.get("value")
-        elif kind == "reset_slots":
+        elif kind in ("restart", "reset_slots"):
             case = None
-    return paused or case is not None
+    return case
 
 
 def paused_by_events(events: Sequence[Mapping[str, Any]]) -> bool:
