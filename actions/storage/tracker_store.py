@@ -156,6 +156,9 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
         encrypt_event_data()
         self.cache = ConversationCache(cache_size_from_environment())
         super().__init__(*args, **kwargs)
+        style = self.engine.dialect.paramstyle  # the driver's: sqlite3 and psycopg2 differ
+        self._mark_sql = _MARK_SQL.format(
+            "%(sender_id)s" if style in ("pyformat", "format") else ":sender_id")
         if self.engine.dialect.name == "sqlite":
             self._pool_sqlite_connections()
             self._read_sessions = self.sessionmaker
@@ -185,13 +188,9 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
 
     def _mark(self, session: Any, sender_id: str) -> Mark:
         """(count, lowest id, highest id) of the sender's rows, in the session's transaction."""
-        connection = session.connection()
-        style = connection.dialect.paramstyle
-        sql = _MARK_SQL.format("%(sender_id)s" if style in ("pyformat", "format")
-                               else ":sender_id")
-        cursor = connection.connection.cursor()
+        cursor = session.connection().connection.cursor()
         try:
-            cursor.execute(sql, {"sender_id": sender_id})
+            cursor.execute(self._mark_sql, {"sender_id": sender_id})
             count, lowest, highest = cursor.fetchone()
         finally:
             cursor.close()
