@@ -66,8 +66,6 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import ACTION_NAME, INTENT
 from rasa.shared.utils.common import all_subclasses
 
-_PATCHED = "_retorno_cached_validator"
-
 
 @lru_cache(maxsize=1)
 def _validator() -> Any:
@@ -285,9 +283,8 @@ def copy_slot(self: Slot) -> Slot:
 
 def install_performance_fixes() -> None:
     """Installs the six fixes (idempotent). Called when channels start."""
-    if not getattr(RemoteAction, _PATCHED, False):
+    if RemoteAction._validate_action_result is not _validate_action_result:
         RemoteAction._validate_action_result = _validate_action_result  # type: ignore
-        setattr(RemoteAction, _PATCHED, True)
     if Event.resolve_by_type is not _resolve_event_type:
         Event.resolve_by_type = staticmethod(_resolve_event_type)  # type: ignore
     if DaskGraphRunner.run is not run_graph:
