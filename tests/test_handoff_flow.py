@@ -18,36 +18,24 @@ from rasa.shared.core.events import SessionStarted
 from actions.services import cases
 from actions.services.teams import teams
 from actions.storage.crypto import person_id, use_cipher
-from actions.storage.db import make_engine, session_factory, transaction
+from actions.storage.db import session_factory, transaction
 from actions.storage.models import HandoffCase
 from channels import handoff
 from channels.handoff import HandoffDesk, OutputRegistry
+from tests.channels.support import TextOutput, action_server_database
 
 
 def texts(messages):
     return [m.get("text") or "" for m in messages]
 
 
-class Recording:
-    """The output channel a connector would register, recording what staff send."""
-
-    def __init__(self, sent):
-        self.sent = sent
-
-    async def send_response(self, recipient_id, message):
-        self.sent.append(message["text"])
-
-
 @pytest.fixture
 def desk(agent, storage_env, monkeypatch):
     """The staff desk of this Rasa 'server', on the action server's database."""
-    for name in ("RETORNO_DATA_KEYS", "RETORNO_ID_KEY", "DATABASE_URL"):
-        monkeypatch.setenv(name, storage_env[name])
-    use_cipher(None)
-    engine = make_engine(storage_env["DATABASE_URL"])
-    sent: list = []
+    engine = action_server_database(storage_env, monkeypatch)
+    sent: list = []  # (recipient, text) of what staff send
     outputs = OutputRegistry()
-    outputs.register("rest", lambda conversation: Recording(sent))
+    outputs.register("rest", lambda conversation: TextOutput(sent))
     test_desk = HandoffDesk(agent, session_factory(engine), teams(), outputs)
     test_desk.sent = sent
     handoff.use_desk(test_desk)
@@ -89,10 +77,10 @@ async def test_a_person_takes_over_and_hands_back_in_spanish(conversation, desk,
 
     marta = staff_of(desk, "san_salvador_este")
     assert (await desk.take(marta, case_id)).taken
-    assert desk.sent[-1].startswith("Una persona de la oficina de San Salvador Este ya está")
+    assert desk.sent[-1][1].startswith("Una persona de la oficina de San Salvador Este ya está")
     assert await conversation.say("hola, ¿me ayuda con mi partida?") == []  # the bot is quiet
     await desk.reply(marta, case_id, "Claro, ¿de qué distrito es su partida?")
-    assert desk.sent[-1] == "Claro, ¿de qué distrito es su partida?"
+    assert desk.sent[-1][1] == "Claro, ¿de qué distrito es su partida?"
 
     # A session expiry would lift Rasa's pause if Rasa were asked: the guard logs the message
     # in the held conversation instead, and no new session starts.
@@ -117,7 +105,7 @@ async def test_a_person_takes_over_and_hands_back_in_spanish(conversation, desk,
     assert ("staff", "Claro, ¿de qué distrito es su partida?") in written
 
     await desk.close(marta, case_id, "resolved")
-    assert desk.sent[-1].startswith("La persona de la oficina de San Salvador Este terminó")
+    assert desk.sent[-1][1].startswith("La persona de la oficina de San Salvador Este terminó")
     back = texts(await conversation.say("muchas gracias"))
     assert back, "the assistant answers again"
     assert case_of(desk, conversation)[0][2] == "closed"

@@ -134,6 +134,22 @@ class RecordingOutput(OutputChannel):
         self.sent.append((recipient_id, message))
 
 
+class TextOutput(RecordingOutput):
+    """The same, keeping (recipient, text) only, as staff replies are plain text."""
+
+    async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
+        self.sent.append((recipient_id, message["text"]))
+
+
+def action_server_database(storage_env: Dict[str, str], monkeypatch: Any) -> Any:
+    """Gives this process (a Rasa server beside the test's action server) the action
+    server's keys and application database; returns an engine on that database."""
+    for name in ("RETORNO_DATA_KEYS", "RETORNO_ID_KEY", "DATABASE_URL"):
+        monkeypatch.setenv(name, storage_env[name])
+    use_cipher(None)
+    return make_engine(storage_env["DATABASE_URL"])
+
+
 class Clock:
     """A clock the test sets (`now`) or moves (`advance`)."""
 

@@ -33,7 +33,7 @@ from rasa.shared.core.events import SlotSet
 from actions.services import cases
 from actions.storage.config import ConfigError
 from actions.storage.crypto import person_id, use_cipher
-from actions.storage.db import make_engine, session_factory, transaction
+from actions.storage.db import session_factory, transaction
 from actions.storage.models import AuditLog, CaseMessage, HandoffCase
 from actions.storage.repository import record_consent
 from channels import handoff
@@ -44,8 +44,8 @@ from channels.desk.webhook import ALLOWED_UPDATES, main, run_command
 from channels.guard import guard_message
 from channels.handoff import HandoffDesk, OutputRegistry
 from tests.channels.fake_bot_api import fixture, running
-from tests.channels.support import (MONDAY_9, Clock, RecordingOutput, handoff_world, serve,
-                                    teams_for_tests)
+from tests.channels.support import (MONDAY_9, Clock, TextOutput, action_server_database,
+                                    handoff_world, serve, teams_for_tests)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ID_KEY = "desk-test-id-key-" + "x" * 32
@@ -63,13 +63,6 @@ CATALOG = texts.catalog()
 
 def alert(key: str, **params: str) -> str:
     return CATALOG["alerts"][key]["es"].format(**params)
-
-
-class TextOutput(RecordingOutput):
-    """The output the Telegram connector registers for the person: keeps (recipient, text)."""
-
-    async def send_response(self, recipient_id, message):
-        self.sent.append((recipient_id, message["text"]))
 
 
 @pytest.fixture(scope="module")
@@ -642,10 +635,7 @@ async def live(agent, storage_env, monkeypatch):
     talks on the guarded REST channel, whose output the test records."""
     from actions.services.teams import teams
 
-    for name in ("RETORNO_DATA_KEYS", "RETORNO_ID_KEY", "DATABASE_URL"):
-        monkeypatch.setenv(name, storage_env[name])
-    use_cipher(None)
-    engine = make_engine(storage_env["DATABASE_URL"])
+    engine = action_server_database(storage_env, monkeypatch)
     sent: list = []
     outputs = OutputRegistry()
     outputs.register("rest", lambda conversation: TextOutput(sent))
