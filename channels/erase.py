@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Dict, List, Tuple
 
+from rasa.core.channels.channel import OutputChannel
 from rasa.core.tracker_store import InMemoryTrackerStore, SQLTrackerStore
 
 logger = logging.getLogger(__name__)
@@ -22,6 +23,26 @@ def take_erase_marker(messages: List[Dict[str, Any]]) -> Tuple[List[Dict[str, An
     """The messages to deliver, and whether the conversation must be erased."""
     kept = [m for m in messages if m.get("custom") != MARKER]
     return kept, len(kept) != len(messages)
+
+
+class TextOutputChannel(OutputChannel):
+    """What the WhatsApp and Telegram outputs share: they show text (and buttons) only, so
+    attachments go as text and custom messages are not sent; the erase marker is never sent
+    either, it sets `erase_requested` for the connector to erase once the turn is saved."""
+
+    erase_requested = False
+    # How the debug log says a custom message was dropped (no content is logged).
+    custom_dropped = "a custom message was not sent"
+
+    async def send_attachment(self, recipient_id: str, attachment: str, **kwargs: Any) -> None:
+        await self.send_text_message(recipient_id, str(attachment))
+
+    async def send_custom_json(self, recipient_id: str, json_message: Dict[str, Any],
+                               **kwargs: Any) -> None:
+        if json_message == MARKER:
+            self.erase_requested = True
+        else:
+            logger.debug(self.custom_dropped)
 
 
 def _innermost(store: Any) -> Any:

@@ -13,13 +13,12 @@ import logging
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Text
 
-from rasa.core.channels.channel import OutputChannel
 from rasa.shared.core.trackers import DialogueStateTracker
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from channels.common import split_text
-from channels.erase import MARKER
+from channels.erase import TextOutputChannel
 from channels.guard import sent_payloads
 from channels.telegram.settings import CHANNEL
 
@@ -64,7 +63,7 @@ def keyboard(buttons: Sequence[Mapping[str, Any]]) -> Optional[InlineKeyboardMar
 
 # --- the output channel ---------------------------------------------------------------------
 
-class TelegramOutput(OutputChannel):
+class TelegramOutput(TextOutputChannel):
     """Sends Rasa's replies, and system messages, through the Bot API.
 
     `chats` maps conversation (sender) ids to Telegram chat ids; a recipient not in it is used
@@ -72,10 +71,11 @@ class TelegramOutput(OutputChannel):
     sets `erase_requested`.
     """
 
+    custom_dropped = "a custom message was not sent: Telegram gets text and buttons"
+
     def __init__(self, bot: Bot, chats: Optional[Mapping[str, int]] = None) -> None:
         self._bot = bot
         self._chats = dict(chats or {})
-        self.erase_requested = False
         self.sent = 0
         self.failed = 0
 
@@ -106,17 +106,6 @@ class TelegramOutput(OutputChannel):
     async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
         if not await self._call("send_photo", recipient_id, photo=image, quiet=BadRequest):
             await self.send_text_message(recipient_id, image)  # Telegram could not fetch it
-
-    async def send_attachment(self, recipient_id: Text, attachment: Text,
-                              **kwargs: Any) -> None:
-        await self.send_text_message(recipient_id, str(attachment))
-
-    async def send_custom_json(self, recipient_id: Text, json_message: Dict[str, Any],
-                               **kwargs: Any) -> None:
-        if json_message == MARKER:
-            self.erase_requested = True
-        else:
-            logger.debug("a custom message was not sent: Telegram gets text and buttons")
 
     async def _call(self, method: str, recipient_id: str, quiet: Any = (),
                     **params: Any) -> bool:

@@ -9,14 +9,13 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Mapping, Optional, Text, Tuple
 
 import aiohttp
-from rasa.core.channels.channel import OutputChannel
 from twilio.base.exceptions import TwilioException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from actions.storage import config
 from channels.common import split_text
-from channels.erase import MARKER
+from channels.erase import TextOutputChannel
 from channels.whatsapp.settings import (CHANNEL, MAX_MESSAGE_CHARS, TWILIO_TIMEOUT_SECONDS,
                                         WhatsAppSettings)
 from channels.whatsapp.formatting import is_address, numbered, within_session_window
@@ -54,12 +53,14 @@ def twilio_client(settings: WhatsAppSettings) -> Client:
 
 # --- output ---------------------------------------------------------------------------------
 
-class WhatsAppOutput(OutputChannel):
+class WhatsAppOutput(TextOutputChannel):
     """Sends Rasa's replies, and system messages, through Twilio. Close it after use.
 
     `recipients` maps conversation (sender) ids to WhatsApp addresses, for this request only.
     The erase marker of channels/erase.py is never sent: it sets `erase_requested`.
     """
+
+    custom_dropped = "a custom message was not sent: WhatsApp shows text only"
 
     def __init__(self, settings: WhatsAppSettings, client: Client,
                  recipients: Optional[Mapping[str, str]] = None,
@@ -68,7 +69,6 @@ class WhatsAppOutput(OutputChannel):
         self._client = client
         self._recipients = dict(recipients or {})
         self._status_callback = status_callback
-        self.erase_requested = False
         self.sent = 0
         self.failed = 0
 
@@ -86,17 +86,6 @@ class WhatsAppOutput(OutputChannel):
 
     async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
         await self._create(recipient_id, media_url=[image])
-
-    async def send_attachment(self, recipient_id: Text, attachment: Text,
-                              **kwargs: Any) -> None:
-        await self.send_text_message(recipient_id, str(attachment))
-
-    async def send_custom_json(self, recipient_id: Text, json_message: Dict[str, Any],
-                               **kwargs: Any) -> None:
-        if json_message == MARKER:
-            self.erase_requested = True
-        else:
-            logger.debug("a custom message was not sent: WhatsApp shows text only")
 
     async def send_template(self, recipient: str, variables: Mapping[str, str]) -> bool:
         """Sends the configured template (`template_sid`) with `variables` ({"1": ...}).
